@@ -1,0 +1,40 @@
+// What a job kind implementation sees while it runs on a worker, and what it must provide.
+// The worker builds a TaskContext per attempt; the kind never talks HTTP itself.
+import type { KindName } from '../../protocol/index.js';
+
+export interface ProgressUpdate {
+  /** 0..1 */
+  progress: number;
+  fps?: number;
+  speed?: number;
+  message?: string;
+}
+
+export interface ProducedArtifact {
+  /** Name inside the job, e.g. "thumbnail.jpg" or "probe.json". */
+  name: string;
+  /** Local file holding the bytes (inside workDir). */
+  path: string;
+  contentType: string;
+}
+
+export interface TaskContext {
+  /** What ffmpeg/ffprobe should open: an absolute local path or an http(s) URL. */
+  input: string;
+  /** Parameters already validated against the kind's schema by the coordinator. */
+  params: Record<string, unknown>;
+  /** Private scratch directory for this attempt; removed by the worker afterwards. */
+  workDir: string;
+  /** Aborted when the task is canceled or its lease is lost: stop ffmpeg at once. */
+  signal: AbortSignal;
+  onProgress(update: ProgressUpdate): void;
+  /** Uploads a finished file right away (so partial work survives a later failure). */
+  emitArtifact(artifact: ProducedArtifact): Promise<void>;
+  log(line: string): void;
+}
+
+export interface KindRunner {
+  readonly name: KindName;
+  /** Runs the task; resolves with the job result (JSON), or throws a VidfleetError. */
+  run(ctx: TaskContext): Promise<unknown>;
+}

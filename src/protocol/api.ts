@@ -1,0 +1,128 @@
+// Request and response bodies of the /v1 HTTP API. One schema per body, shared by the
+// coordinator (validation, serialisation) and its clients (the worker and the CLI).
+import { Type, type Static } from '@sinclair/typebox';
+import { ArtifactSchema, JobSchema, JobStatusSchema, WorkerCapabilitiesSchema, ErrorBodySchema } from './model.js';
+
+// ---- clients ----
+export const SubmitJobBody = Type.Object(
+  {
+    kind: Type.String({ minLength: 1, description: 'Job kind, e.g. probe or thumbnail (GET /v1/kinds lists them).' }),
+    input: Type.String({ minLength: 1, description: 'store://key, file:///path or http(s)://url' }),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher runs first; default 0.' })),
+  },
+  { additionalProperties: false },
+);
+export type SubmitJobBody = Static<typeof SubmitJobBody>;
+
+export const ListJobsQuery = Type.Object({
+  status: Type.Optional(JobStatusSchema),
+  kind: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+});
+export type ListJobsQuery = Static<typeof ListJobsQuery>;
+
+export const ListJobsResponse = Type.Object({ jobs: Type.Array(JobSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export type ListJobsResponse = Static<typeof ListJobsResponse>;
+
+export const GetJobQuery = Type.Object({
+  wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: 'Seconds to wait for the job to finish before answering.' })),
+});
+
+export const ListArtifactsResponse = Type.Object({ artifacts: Type.Array(ArtifactSchema) });
+export type ListArtifactsResponse = Static<typeof ListArtifactsResponse>;
+
+export const UploadResponse = Type.Object({ key: Type.String(), uri: Type.String(), size: Type.Integer(), sha256: Type.String() });
+export type UploadResponse = Static<typeof UploadResponse>;
+
+// ---- workers ----
+export const RegisterWorkerBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    hostname: Type.String({ maxLength: 255 }),
+    capabilities: WorkerCapabilitiesSchema,
+  },
+  { additionalProperties: false },
+);
+export type RegisterWorkerBody = Static<typeof RegisterWorkerBody>;
+
+export const RegisterWorkerResponse = Type.Object({
+  workerId: Type.String(),
+  leaseMs: Type.Integer({ description: 'A claimed task is lost when no heartbeat renews it for this long.' }),
+  heartbeatMs: Type.Integer({ description: 'How often the worker should heartbeat.' }),
+});
+export type RegisterWorkerResponse = Static<typeof RegisterWorkerResponse>;
+
+export const TaskRef = Type.Object({ taskId: Type.String(), attempt: Type.Integer({ minimum: 1 }) });
+export type TaskRef = Static<typeof TaskRef>;
+
+export const HeartbeatBody = Type.Object({ tasks: Type.Array(TaskRef) }, { additionalProperties: false });
+export type HeartbeatBody = Static<typeof HeartbeatBody>;
+
+/** ok: keep going; lost: another attempt owns the task now, stop it; cancel: the user canceled, stop and report. */
+export const LeaseState = Type.Union([Type.Literal('ok'), Type.Literal('lost'), Type.Literal('cancel')]);
+export type LeaseState = Static<typeof LeaseState>;
+
+export const HeartbeatResponse = Type.Object({
+  tasks: Type.Array(Type.Object({ taskId: Type.String(), attempt: Type.Integer(), state: LeaseState })),
+});
+export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
+export const ClaimBody = Type.Object(
+  {
+    max: Type.Integer({ minimum: 1, maximum: 100 }),
+    waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: 'Long poll: wait this long for work.' })),
+  },
+  { additionalProperties: false },
+);
+export type ClaimBody = Static<typeof ClaimBody>;
+
+export const ClaimedTaskSchema = Type.Object({
+  taskId: Type.String(),
+  jobId: Type.String(),
+  attempt: Type.Integer(),
+  kind: Type.String(),
+  input: Type.String(),
+  params: Type.Record(Type.String(), Type.Unknown()),
+  resumeData: Type.Unknown(),
+  leaseExpiresAt: Type.String(),
+});
+export type ClaimedTask = Static<typeof ClaimedTaskSchema>;
+
+export const ClaimResponse = Type.Object({ tasks: Type.Array(ClaimedTaskSchema) });
+export type ClaimResponse = Static<typeof ClaimResponse>;
+
+export const ProgressBody = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    progress: Type.Number({ minimum: 0, maximum: 1 }),
+    fps: Type.Optional(Type.Number()),
+    speed: Type.Optional(Type.Number()),
+    message: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+export type ProgressBody = Static<typeof ProgressBody>;
+
+export const ProgressResponse = Type.Object({ state: LeaseState });
+export type ProgressResponse = Static<typeof ProgressResponse>;
+
+export const CompleteBody = Type.Object({ attempt: Type.Integer({ minimum: 1 }), result: Type.Unknown() }, { additionalProperties: false });
+export type CompleteBody = Static<typeof CompleteBody>;
+
+export const FailBody = Type.Object(
+  { attempt: Type.Integer({ minimum: 1 }), error: ErrorBodySchema, resumeData: Type.Optional(Type.Unknown()) },
+  { additionalProperties: false },
+);
+export type FailBody = Static<typeof FailBody>;
+
+export const FailResponse = Type.Object({
+  status: Type.Union([Type.Literal('pending'), Type.Literal('failed'), Type.Literal('canceled')]),
+});
+export type FailResponse = Static<typeof FailResponse>;
+
+export const OkResponse = Type.Object({ ok: Type.Literal(true) });
+
+/** Header a worker sets on an artifact upload: the SHA-256 it computed, checked by the coordinator. */
+export const ARTIFACT_SHA256_HEADER = 'x-vidfleet-sha256';

@@ -1,0 +1,94 @@
+// The error catalog: every error vidfleet reports, on the wire or in a failed task, has one of
+// these codes. Codes are stable (scripts match on them); messages say what went wrong and how
+// to fix it. `status` is the HTTP status a route answers with; `retryable` tells a worker (and
+// the store's retry policy) whether another attempt can succeed.
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly hint: string;
+}
+
+export const ERROR_CATALOG = {
+  // --- request validation (client's fault, fix the request) ---
+  VALIDATION_FAILED: { status: 400, retryable: false, hint: 'Fix the request body or query as the message says.' },
+  UNKNOWN_KIND: { status: 400, retryable: false, hint: 'Use one of the job kinds listed in the message.' },
+  INVALID_PARAMS: { status: 400, retryable: false, hint: 'Fix the named parameter; see docs/jobs.md for each kind.' },
+  INVALID_INPUT: { status: 400, retryable: false, hint: 'Give an input as store://key, file:///absolute/path or http(s)://url.' },
+  INPUT_NOT_FOUND: { status: 400, retryable: false, hint: 'Check that the input exists and is readable where the job runs.' },
+  UPLOAD_TOO_LARGE: { status: 413, retryable: false, hint: 'Upload a smaller file or raise the coordinator limit (--max-upload).' },
+  UPLOAD_INCOMPLETE: { status: 400, retryable: true, hint: 'The upload ended before all bytes arrived; send it again.' },
+  // --- lookups ---
+  JOB_NOT_FOUND: { status: 404, retryable: false, hint: 'Check the job id (vidfleet jobs lists them).' },
+  TASK_NOT_FOUND: { status: 404, retryable: false, hint: 'Check the task id.' },
+  ARTIFACT_NOT_FOUND: { status: 404, retryable: false, hint: 'List the job artifacts to see their names.' },
+  BLOB_NOT_FOUND: { status: 404, retryable: false, hint: 'Upload the file first (vidfleet submit uploads local paths).' },
+  WORKER_NOT_FOUND: { status: 404, retryable: false, hint: 'Register the worker again (POST /v1/workers).' },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, hint: 'See /v1 routes in docs/api.md.' },
+  // --- fencing: a worker write for an attempt that is no longer current ---
+  STALE_ATTEMPT: { status: 409, retryable: false, hint: 'This worker no longer holds the task; drop it and claim new work.' },
+  TASK_NOT_RUNNABLE: { status: 409, retryable: false, hint: 'The task is already finished or canceled.' },
+  // --- task failures reported by workers ---
+  NOT_A_VIDEO: { status: 422, retryable: false, hint: 'The input has no decodable video stream; check the file.' },
+  INPUT_CORRUPT: { status: 422, retryable: false, hint: 'The input is damaged or truncated; re-export or re-download it.' },
+  INPUT_UNREADABLE: { status: 422, retryable: true, hint: 'The input could not be read (network or permissions); check access.' },
+  TIME_OUT_OF_RANGE: { status: 422, retryable: false, hint: 'Pick a time inside the video duration, or a fraction like 0.5.' },
+  FFMPEG_MISSING: { status: 500, retryable: true, hint: 'Install ffmpeg on the worker: apt-get install -y ffmpeg.' },
+  FFMPEG_FAILED: { status: 500, retryable: true, hint: 'See the task log for the ffmpeg error.' },
+  WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },
+  // --- server side ---
+  STORAGE_FAILED: { status: 500, retryable: true, hint: 'The coordinator could not write to its store; check disk space and permissions.' },
+  INTERNAL: { status: 500, retryable: true, hint: 'An unexpected error; the coordinator log has details.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CATALOG, value);
+}
+
+/** The JSON body of every error response, and the shape of a failed task's `error`. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  hint: string;
+  retryable: boolean;
+  details?: Record<string, unknown>;
+}
+
+export class VidfleetError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly hint: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { details?: Record<string, unknown>; retryable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const spec: ErrorSpec = ERROR_CATALOG[code];
+    this.name = 'VidfleetError';
+    this.code = code;
+    this.status = spec.status;
+    this.retryable = options.retryable ?? spec.retryable;
+    this.hint = spec.hint;
+    this.details = options.details;
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message, hint: this.hint, retryable: this.retryable };
+    if (this.details) body.details = this.details;
+    return body;
+  }
+
+  static fromBody(body: ErrorBody): VidfleetError {
+    const code = isErrorCode(body.code) ? body.code : 'INTERNAL';
+    return new VidfleetError(code, body.message, { details: body.details, retryable: body.retryable });
+  }
+}
+
+/** Turns anything thrown into a VidfleetError without losing the original message. */
+export function toVidfleetError(err: unknown, fallback: ErrorCode = 'INTERNAL'): VidfleetError {
+  if (err instanceof VidfleetError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new VidfleetError(fallback, message, { cause: err });
+}

@@ -1,0 +1,6 @@
+// The wire protocol: everything that crosses a process boundary. Every side imports this.
+export * from './errors.js';
+export * from './model.js';
+export * from './api.js';
+export * from './inputs.js';
+export * from './kinds/index.js';

@@ -1,0 +1,38 @@
+// The registry of job kinds the wire protocol knows: name → parameter schema. The coordinator
+// validates submissions against it; workers implement the same names in media/kinds.
+import type { TObject } from '@sinclair/typebox';
+import { ProbeParamsSchema } from './probe.js';
+import { ThumbnailParamsSchema } from './thumbnail.js';
+
+export interface KindSpec {
+  readonly name: string;
+  readonly description: string;
+  readonly params: TObject;
+  /** Attempts before a retryable failure becomes final. */
+  readonly maxAttempts: number;
+}
+
+export const KINDS = {
+  probe: {
+    name: 'probe',
+    description: 'Container, duration, bit rate and every stream (codec, size, aspect, frame rate, rotation, colour/HDR, audio layout).',
+    params: ProbeParamsSchema,
+    maxAttempts: 3,
+  },
+  thumbnail: {
+    name: 'thumbnail',
+    description: 'One JPEG or WebP image at a time offset or a fraction of the duration, scaled, rotation applied.',
+    params: ThumbnailParamsSchema,
+    maxAttempts: 3,
+  },
+} as const satisfies Record<string, KindSpec>;
+
+export type KindName = keyof typeof KINDS;
+export const KIND_NAMES = Object.keys(KINDS) as KindName[];
+
+export function isKindName(value: string): value is KindName {
+  return Object.hasOwn(KINDS, value);
+}
+
+export * from './probe.js';
+export * from './thumbnail.js';

@@ -1,0 +1,31 @@
+// `thumbnail`: one still image of a video.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const THUMBNAIL_FORMATS = ['jpeg', 'webp'] as const;
+export type ThumbnailFormat = (typeof THUMBNAIL_FORMATS)[number];
+
+export const ThumbnailParamsSchema = Type.Object(
+  {
+    time: Type.Optional(
+      Type.Number({ minimum: 0, description: 'Seconds from the start. Give either time or fraction; the default is fraction 0.1.' }),
+    ),
+    fraction: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 1, description: 'Position as a fraction of the duration (0 = first frame, 0.5 = middle).' }),
+    ),
+    width: Type.Optional(Type.Integer({ minimum: 16, maximum: 7680, description: 'Output width; height follows the display aspect when omitted.' })),
+    height: Type.Optional(Type.Integer({ minimum: 16, maximum: 4320, description: 'Output height; width follows the display aspect when omitted.' })),
+    format: Type.Optional(Type.Union(THUMBNAIL_FORMATS.map((f) => Type.Literal(f)), { description: 'jpeg (default) or webp' })),
+    quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Image quality, 1-100 (default 85).' })),
+  },
+  { additionalProperties: false },
+);
+export type ThumbnailParams = Static<typeof ThumbnailParamsSchema>;
+
+export interface ThumbnailResult {
+  /** Seconds into the video of the frame that was taken. */
+  time: number;
+  width: number;
+  height: number;
+  format: ThumbnailFormat;
+  artifact: string;
+}

@@ -1,0 +1,97 @@
+// Wire shapes of jobs, tasks, artifacts and workers, as JSON Schema (TypeBox) with their static
+// types. The coordinator validates and serialises with these; the worker and CLI read them.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const JOB_STATUSES = ['pending', 'running', 'completed', 'failed', 'canceling', 'canceled'] as const;
+export const TASK_STATUSES = ['pending', 'assigned', 'running', 'completed', 'failed', 'canceling', 'canceled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'canceled'];
+export function isTerminalJobStatus(s: JobStatus): boolean {
+  return TERMINAL_JOB_STATUSES.includes(s);
+}
+
+const literalUnion = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+
+export const JobStatusSchema = literalUnion(JOB_STATUSES);
+export const TaskStatusSchema = literalUnion(TASK_STATUSES);
+
+export const ErrorBodySchema = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  hint: Type.String(),
+  retryable: Type.Boolean(),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+const Timestamp = Type.String({ format: 'date-time' });
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+
+export const TaskSchema = Type.Object({
+  id: Type.String(),
+  jobId: Type.String(),
+  kind: Type.String(),
+  status: TaskStatusSchema,
+  attempt: Type.Integer({ description: 'Number of the current (or last) attempt; 0 before the first claim.' }),
+  maxAttempts: Type.Integer(),
+  workerId: Type.Union([Type.String(), Type.Null()]),
+  progress: Type.Number({ minimum: 0, maximum: 1 }),
+  leaseExpiresAt: NullableTimestamp,
+  runAfter: NullableTimestamp,
+  error: Type.Union([ErrorBodySchema, Type.Null()]),
+  result: Type.Unknown(),
+  createdAt: Timestamp,
+  startedAt: NullableTimestamp,
+  finishedAt: NullableTimestamp,
+});
+export type Task = Static<typeof TaskSchema>;
+
+export const JobSchema = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  input: Type.String(),
+  params: Type.Record(Type.String(), Type.Unknown()),
+  priority: Type.Integer(),
+  status: JobStatusSchema,
+  progress: Type.Number({ minimum: 0, maximum: 1 }),
+  error: Type.Union([ErrorBodySchema, Type.Null()]),
+  result: Type.Unknown({ description: 'What the job produced besides files (e.g. the probe report); null until completed.' }),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  finishedAt: NullableTimestamp,
+  tasks: Type.Optional(Type.Array(TaskSchema)),
+});
+export type Job = Static<typeof JobSchema>;
+
+export const ArtifactSchema = Type.Object({
+  jobId: Type.String(),
+  taskId: Type.String(),
+  name: Type.String({ description: 'Path of the artifact inside its job, e.g. thumbnail.jpg' }),
+  key: Type.String({ description: 'Storage key, jobs/{job}/{name}' }),
+  size: Type.Integer(),
+  sha256: Type.String(),
+  contentType: Type.String(),
+  createdAt: Timestamp,
+});
+export type Artifact = Static<typeof ArtifactSchema>;
+
+export const WorkerCapabilitiesSchema = Type.Object({
+  kinds: Type.Array(Type.String(), { minItems: 1 }),
+  concurrency: Type.Integer({ minimum: 1, maximum: 256 }),
+  ffmpegVersion: Type.String(),
+  encoders: Type.Array(Type.String()),
+  hwaccels: Type.Array(Type.String()),
+});
+export type WorkerCapabilities = Static<typeof WorkerCapabilitiesSchema>;
+
+export const WorkerSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  hostname: Type.String(),
+  status: literalUnion(['online', 'offline'] as const),
+  capabilities: WorkerCapabilitiesSchema,
+  registeredAt: Timestamp,
+  lastHeartbeatAt: Timestamp,
+});
+export type Worker = Static<typeof WorkerSchema>;

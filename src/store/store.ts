@@ -1,0 +1,127 @@
+// The Store: the coordinator's only view of its database. One small interface, implemented per
+// dialect (sqlite/ now, postgres/ next) and proven by one conformance suite (test/store/).
+//
+// Rules every implementation keeps:
+// - Every worker write is fenced by (taskId, attempt, workerId): it applies only while that
+//   attempt is the task's current one and the task is still held (assigned/running/canceling).
+//   Otherwise it throws VidfleetError STALE_ATTEMPT (or TASK_NOT_FOUND) and changes nothing.
+// - A claim is atomic: two claimers never receive the same (task, attempt).
+// - A job's status/progress/result/error are derived from its tasks inside the same
+//   transaction as the task change, so readers never see them disagree.
+// - Events are appended in the same transaction as the change they describe.
+import type { Artifact, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
+
+export interface NewTask {
+  kind: string;
+  input: string;
+  params: Record<string, unknown>;
+  maxAttempts: number;
+}
+
+export interface NewJob {
+  kind: string;
+  input: string;
+  params: Record<string, unknown>;
+  priority: number;
+  /** The tasks that make up the job; a probe or thumbnail job has exactly one. */
+  tasks: NewTask[];
+}
+
+export interface ListJobsFilter {
+  status?: JobStatus;
+  kind?: string;
+  limit: number;
+  /** Opaque: the nextCursor of the previous page. Pages go from newest to oldest. */
+  cursor?: string;
+}
+
+export interface ClaimRequest {
+  workerId: string;
+  /** Only tasks of these kinds are handed out. */
+  kinds: string[];
+  max: number;
+  leaseMs: number;
+}
+
+/** Identifies one attempt held by one worker: what every fenced write names. */
+export interface AttemptRef extends TaskRef {
+  workerId: string;
+}
+
+export interface NewArtifact {
+  name: string;
+  key: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+}
+
+export interface JobEvent {
+  id: number;
+  jobId: string;
+  taskId: string | null;
+  type: string;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface RequeueResult {
+  /** Tasks put back to pending for another attempt. */
+  requeued: number;
+  /** Tasks failed for good because their attempts were used up. */
+  failed: number;
+}
+
+export interface Store {
+  /** Creates or upgrades the schema; safe to call on every start. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // ---- jobs ----
+  /** Inserts the job and all its tasks in one transaction; tasks start pending. */
+  createJob(job: NewJob): Promise<Job>;
+  getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null>;
+  listJobs(filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }>;
+  listEvents(jobId: string, afterId?: number): Promise<JobEvent[]>;
+
+  // ---- workers ----
+  registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker>;
+  getWorker(id: string): Promise<Worker | null>;
+  listWorkers(): Promise<Worker[]>;
+
+  // ---- task lifecycle (worker side) ----
+  /**
+   * Atomically hands up to `max` due pending tasks of the given kinds to the worker:
+   * attempt + 1, status assigned, lease = now + leaseMs. Priority first, then age.
+   */
+  claimTasks(request: ClaimRequest): Promise<ClaimedTask[]>;
+  /**
+   * Marks the worker alive and renews the lease of each named attempt it still holds.
+   * Never throws for a stale attempt: it answers `lost` for it instead.
+   */
+  heartbeat(workerId: string, tasks: TaskRef[], leaseMs: number): Promise<{ taskId: string; attempt: number; state: LeaseState }[]>;
+  /** Fenced. Records progress (0..1) and moves an assigned task to running. */
+  reportProgress(ref: AttemptRef, progress: number): Promise<LeaseState>;
+  /** Fenced. Throws STALE_ATTEMPT when the attempt is no longer current. */
+  assertAttempt(ref: AttemptRef): Promise<{ jobId: string }>;
+  /** Fenced. Replaces an artifact of the same name in the same job. */
+  recordArtifact(ref: AttemptRef, artifact: NewArtifact): Promise<Artifact>;
+  /** Fenced. The task is completed; the job completes when all its tasks have. */
+  completeTask(ref: AttemptRef, result: unknown): Promise<void>;
+  /**
+   * Fenced. A retryable error with attempts left puts the task back to pending, due after
+   * `retryDelayMs`, keeping `resumeData` for the next attempt; anything else fails the task and
+   * its job. Answers the task's new status.
+   */
+  failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed'>;
+
+  // ---- housekeeping (janitor) ----
+  /** Tasks whose lease ran out go back to pending (attempts left) or fail with WORKER_LOST. */
+  requeueExpiredLeases(): Promise<RequeueResult>;
+  /** Earliest time (ms since epoch) a pending task of these kinds becomes due, or null if none waits. */
+  nextDueAt(kinds: string[]): Promise<number | null>;
+
+  // ---- artifacts ----
+  listArtifacts(jobId: string): Promise<Artifact[]>;
+  getArtifact(jobId: string, name: string): Promise<Artifact | null>;
+}
