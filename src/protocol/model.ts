@@ -12,10 +12,11 @@ export function isTerminalJobStatus(s: JobStatus): boolean {
   return TERMINAL_JOB_STATUSES.includes(s);
 }
 
-const literalUnion = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+/** A string enum as JSON Schema (`enum`), typed as the union of its values. */
+export const stringEnum = <T extends readonly string[]>(values: T) => Type.Unsafe<T[number]>({ type: 'string', enum: [...values] });
 
-export const JobStatusSchema = literalUnion(JOB_STATUSES);
-export const TaskStatusSchema = literalUnion(TASK_STATUSES);
+export const JobStatusSchema = stringEnum(JOB_STATUSES);
+export const TaskStatusSchema = stringEnum(TASK_STATUSES);
 
 export const ErrorBodySchema = Type.Object({
   code: Type.String(),
@@ -89,7 +90,7 @@ export const WorkerSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   hostname: Type.String(),
-  status: literalUnion(['online', 'offline'] as const),
+  status: stringEnum(['online', 'offline'] as const),
   capabilities: WorkerCapabilitiesSchema,
   registeredAt: Timestamp,
   lastHeartbeatAt: Timestamp,

@@ -2,7 +2,7 @@
 // validates submissions against it; workers implement the same names in media/kinds.
 import type { TObject } from '@sinclair/typebox';
 import { ProbeParamsSchema } from './probe.js';
-import { ThumbnailParamsSchema } from './thumbnail.js';
+import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
 
 export interface KindSpec {
   readonly name: string;
@@ -10,6 +10,8 @@ export interface KindSpec {
   readonly params: TObject;
   /** Attempts before a retryable failure becomes final. */
   readonly maxAttempts: number;
+  /** Checks that span several fields; answers a message naming the problem, or null. */
+  readonly refine?: (params: Record<string, unknown>) => string | null;
 }
 
 export const KINDS = {
@@ -24,8 +26,13 @@ export const KINDS = {
     description: 'One JPEG or WebP image at a time offset or a fraction of the duration, scaled, rotation applied.',
     params: ThumbnailParamsSchema,
     maxAttempts: 3,
+    refine: thumbnailParamsProblem,
   },
 } as const satisfies Record<string, KindSpec>;
+
+export function kindSpec(name: KindName): KindSpec {
+  return KINDS[name];
+}
 
 export type KindName = keyof typeof KINDS;
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];

@@ -14,7 +14,7 @@ export const ThumbnailParamsSchema = Type.Object(
     ),
     width: Type.Optional(Type.Integer({ minimum: 16, maximum: 7680, description: 'Output width; height follows the display aspect when omitted.' })),
     height: Type.Optional(Type.Integer({ minimum: 16, maximum: 4320, description: 'Output height; width follows the display aspect when omitted.' })),
-    format: Type.Optional(Type.Union(THUMBNAIL_FORMATS.map((f) => Type.Literal(f)), { description: 'jpeg (default) or webp' })),
+    format: Type.Optional(Type.Unsafe<ThumbnailFormat>({ type: 'string', enum: [...THUMBNAIL_FORMATS], description: 'jpeg (default) or webp' })),
     quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Image quality, 1-100 (default 85).' })),
   },
   { additionalProperties: false },
@@ -28,4 +28,11 @@ export interface ThumbnailResult {
   height: number;
   format: ThumbnailFormat;
   artifact: string;
+}
+
+export function thumbnailParamsProblem(params: Record<string, unknown>): string | null {
+  if (params.time !== undefined && params.fraction !== undefined) {
+    return 'give either "time" (seconds) or "fraction" (0..1), not both';
+  }
+  return null;
 }

@@ -1,0 +1,61 @@
+// The `vidfleet` command.
+import { VidfleetClient } from '../client/api-client.js';
+import { parseCommandArgs } from './args.js';
+import { demoCommand } from './commands/demo.js';
+import { getCommand, jobsCommand, statusCommand, submitCommand, watchCommand } from './commands/jobs.js';
+import { coordinatorCommand, upCommand, workerCommand } from './commands/servers.js';
+import { println, reportError, UsageError } from './output.js';
+
+const USAGE = `vidfleet — distributed video processing
+
+Usage:
+  vidfleet up [--port 8000] [--data DIR] [--workers N] [--concurrency N]
+                                   coordinator + N local workers (SQLite + files under DIR, default ./.vidfleet)
+  vidfleet demo [FILE] [-o DIR]    bring everything up, probe + thumbnail FILE (or a generated sample), save, stop
+  vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--lease-ms N] [--max-upload BYTES]
+  vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail]
+  vidfleet submit <kind> <input> [--param key=value]… [--priority N] [--wait] [--json]
+                                   input: a local file (uploaded), store://key, file:///path, http(s)://url
+  vidfleet status <job> [--json]
+  vidfleet jobs [--status S] [--kind K] [--limit N] [--json]
+  vidfleet watch <job> [--json]    progress bar until the job ends; exit 0 on success, 1 on failure
+  vidfleet get <job> [-o DIR]      download the job's artifacts (default ./<job>)
+
+The coordinator URL comes from --coordinator or VIDFLEET_URL (default http://127.0.0.1:8000).
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === '--version') {
+    println('vidfleet 0.1.0');
+    return 0;
+  }
+  const args = parseCommandArgs(command, rest);
+  if (args.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const url = (args.values.coordinator as string | undefined) ?? process.env.VIDFLEET_URL ?? 'http://127.0.0.1:8000';
+  const client = new VidfleetClient(url);
+  switch (command) {
+    case 'up': return upCommand(args);
+    case 'demo': return demoCommand(args);
+    case 'coordinator': return coordinatorCommand(args);
+    case 'worker': return workerCommand(args, url);
+    case 'submit': return submitCommand(args, client);
+    case 'status': return statusCommand(args, client);
+    case 'jobs': return jobsCommand(args, client);
+    case 'get': return getCommand(args, client);
+    case 'watch': return watchCommand(args, client);
+    default: throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(reportError(err)),
+);

@@ -1,0 +1,110 @@
+// Typed calls for every /v1 route. The CLI uses the client half, the worker the worker half.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import type {
+  Artifact, ClaimResponse, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
+  ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,
+} from '../protocol/index.js';
+import { ARTIFACT_SHA256_HEADER } from '../protocol/index.js';
+import { HttpClient, type RequestOptions } from './http.js';
+
+const enc = encodeURIComponent;
+const encPath = (p: string): string => p.split('/').map(enc).join('/');
+
+export class VidfleetClient {
+  readonly http: HttpClient;
+
+  constructor(baseUrl: string) {
+    this.http = new HttpClient(baseUrl);
+  }
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  // ---- clients ----
+  submitJob(body: SubmitJobBody): Promise<Job> {
+    return this.http.json('/v1/jobs', { body });
+  }
+
+  /** `waitSeconds` > 0 long-polls until the job ends or the time passes. */
+  getJob(id: string, waitSeconds = 0, signal?: AbortSignal): Promise<Job> {
+    const q = waitSeconds > 0 ? `?wait=${waitSeconds}` : '';
+    return this.http.json(`/v1/jobs/${enc(id)}${q}`, { signal, timeoutMs: (waitSeconds + 30) * 1000 });
+  }
+
+  listJobs(query: { status?: string; kind?: string; limit?: number; cursor?: string } = {}): Promise<ListJobsResponse> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const q = params.size > 0 ? `?${params}` : '';
+    return this.http.json(`/v1/jobs${q}`);
+  }
+
+  async listArtifacts(jobId: string): Promise<Artifact[]> {
+    return (await this.http.json<{ artifacts: Artifact[] }>(`/v1/jobs/${enc(jobId)}/artifacts`)).artifacts;
+  }
+
+  async downloadArtifact(jobId: string, name: string): Promise<Readable> {
+    const response = await this.http.fetch(`/v1/jobs/${enc(jobId)}/artifacts/${encPath(name)}`, { timeoutMs: 3_600_000 });
+    return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+  }
+
+  async uploadFile(path: string, name = basename(path)): Promise<UploadResponse> {
+    const { size } = await stat(path);
+    return this.http.json(`/v1/uploads?name=${enc(name)}`, {
+      raw: { data: createReadStream(path), contentType: 'application/octet-stream', length: size },
+      timeoutMs: 24 * 3_600_000,
+    });
+  }
+
+  // ---- workers ----
+  registerWorker(body: RegisterWorkerBody): Promise<RegisterWorkerResponse> {
+    return this.http.json('/v1/workers', { body });
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    return (await this.http.json<{ workers: Worker[] }>('/v1/workers')).workers;
+  }
+
+  heartbeat(workerId: string, tasks: TaskRef[]): Promise<HeartbeatResponse> {
+    return this.http.json(`/v1/workers/${enc(workerId)}/heartbeat`, { body: { tasks }, timeoutMs: 15_000 });
+  }
+
+  claim(workerId: string, max: number, waitSeconds: number, signal?: AbortSignal): Promise<ClaimResponse> {
+    return this.http.json(`/v1/workers/${enc(workerId)}/claim`, { body: { max, waitSeconds }, signal, timeoutMs: (waitSeconds + 15) * 1000 });
+  }
+
+  private taskPath(workerId: string, taskId: string): string {
+    return `/v1/workers/${enc(workerId)}/tasks/${enc(taskId)}`;
+  }
+
+  progress(workerId: string, taskId: string, body: ProgressBody): Promise<ProgressResponse> {
+    return this.http.json(`${this.taskPath(workerId, taskId)}/progress`, { body, timeoutMs: 15_000 });
+  }
+
+  complete(workerId: string, taskId: string, attempt: number, result: unknown): Promise<{ ok: true }> {
+    return this.http.json(`${this.taskPath(workerId, taskId)}/complete`, { body: { attempt, result } });
+  }
+
+  fail(workerId: string, taskId: string, attempt: number, error: ErrorBody, resumeData?: unknown): Promise<FailResponse> {
+    return this.http.json(`${this.taskPath(workerId, taskId)}/fail`, { body: { attempt, error, resumeData } });
+  }
+
+  async uploadArtifact(
+    ref: { workerId: string; taskId: string; attempt: number },
+    artifact: { name: string; path: string; contentType: string; sha256?: string },
+    options: Pick<RequestOptions, 'signal'> = {},
+  ): Promise<Artifact> {
+    const { size } = await stat(artifact.path);
+    const headers: Record<string, string> = artifact.sha256 ? { [ARTIFACT_SHA256_HEADER]: artifact.sha256 } : {};
+    return this.http.json(`${this.taskPath(ref.workerId, ref.taskId)}/attempts/${ref.attempt}/artifacts/${encPath(artifact.name)}`, {
+      method: 'PUT',
+      raw: { data: createReadStream(artifact.path), contentType: artifact.contentType, length: size },
+      headers,
+      signal: options.signal,
+      timeoutMs: 3_600_000,
+    });
+  }
+}

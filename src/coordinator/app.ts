@@ -1,0 +1,24 @@
+// Builds the coordinator's HTTP app from its parts. No listening, no timers: see server.ts.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { CoordinatorDeps } from './deps.js';
+import { installErrorHandlers } from './http-errors.js';
+import { registerFileRoutes } from './routes/files.js';
+import { registerJobRoutes } from './routes/jobs.js';
+import { registerTaskRoutes } from './routes/tasks.js';
+import { registerWorkerRoutes } from './routes/workers.js';
+
+export function buildCoordinatorApp(deps: CoordinatorDeps): FastifyInstance {
+  const app = Fastify({
+    logger: deps.config.logLevel === 'silent' ? false : { level: deps.config.logLevel },
+    bodyLimit: 4 * 1024 * 1024,
+    // Keep unknown fields as errors (additionalProperties: false), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    forceCloseConnections: true,
+  });
+  installErrorHandlers(app);
+  registerJobRoutes(app, deps);
+  registerFileRoutes(app, deps);
+  registerWorkerRoutes(app, deps);
+  registerTaskRoutes(app, deps);
+  return app;
+}

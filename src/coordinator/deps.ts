@@ -1,0 +1,15 @@
+// What route handlers share: the store, the blob store, config, and the long-poll wake-ups.
+import type { BlobStore } from '../storage/blob-store.js';
+import type { Store } from '../store/store.js';
+import type { CoordinatorConfig } from './config.js';
+import type { Wakeup } from './wakeup.js';
+
+export interface CoordinatorDeps {
+  config: CoordinatorConfig;
+  store: Store;
+  blobs: BlobStore;
+  /** Woken when a task may have become claimable. */
+  tasksReady: Wakeup;
+  /** Woken when any job may have changed status. */
+  jobsChanged: Wakeup;
+}

@@ -1,0 +1,84 @@
+// Worker writes about one attempt of one task. Every route names (worker, task, attempt); the
+// store refuses (409 STALE_ATTEMPT) any write for an attempt that is no longer current.
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import {
+  ARTIFACT_SHA256_HEADER, CompleteBody, FailBody, ProgressBody, VidfleetError, isSafeStoreKey,
+  type ErrorBody, type FailResponse, type ProgressResponse,
+} from '../../protocol/index.js';
+import type { AttemptRef } from '../../store/store.js';
+import type { CoordinatorDeps } from '../deps.js';
+import { retryDelayMs } from '../config.js';
+import { acceptRawBodies, rawBody } from '../raw-body.js';
+
+const TaskParams = Type.Object({ workerId: Type.String(), taskId: Type.String() });
+const ArtifactParams = Type.Object({ workerId: Type.String(), taskId: Type.String(), attempt: Type.Integer({ minimum: 1 }), '*': Type.String() });
+
+export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
+  const { store, blobs, config, tasksReady, jobsChanged } = deps;
+  const base = '/v1/workers/:workerId/tasks/:taskId';
+
+  app.post(`${base}/progress`, { schema: { params: TaskParams, body: ProgressBody } }, async (request) => {
+    const { workerId, taskId } = request.params as { workerId: string; taskId: string };
+    const body = request.body as ProgressBody;
+    const state = await store.reportProgress({ workerId, taskId, attempt: body.attempt }, body.progress);
+    const response: ProgressResponse = { state };
+    return response;
+  });
+
+  app.post(`${base}/complete`, { schema: { params: TaskParams, body: CompleteBody } }, async (request) => {
+    const { workerId, taskId } = request.params as { workerId: string; taskId: string };
+    const body = request.body as CompleteBody;
+    await store.completeTask({ workerId, taskId, attempt: body.attempt }, body.result ?? null);
+    jobsChanged.notify();
+    return { ok: true };
+  });
+
+  app.post(`${base}/fail`, { schema: { params: TaskParams, body: FailBody } }, async (request) => {
+    const { workerId, taskId } = request.params as { workerId: string; taskId: string };
+    const body = request.body as FailBody;
+    const status = await store.failTask({ workerId, taskId, attempt: body.attempt }, body.error as ErrorBody, {
+      resumeData: body.resumeData,
+      retryDelayMs: retryDelayMs(config, body.attempt),
+    });
+    if (status === 'pending') tasksReady.notify();
+    jobsChanged.notify();
+    const response: FailResponse = { status };
+    return response;
+  });
+
+  void app.register(async (scope) => {
+    acceptRawBodies(scope);
+    scope.put(`${base}/attempts/:attempt/artifacts/*`, { schema: { params: ArtifactParams } }, async (request, reply) => {
+      const p = request.params as { workerId: string; taskId: string; attempt: number; '*': string };
+      const name = p['*'];
+      if (!isSafeStoreKey(name)) throw new VidfleetError('VALIDATION_FAILED', `Artifact name "${name}" must be a relative path without "..".`);
+      const ref: AttemptRef = { workerId: p.workerId, taskId: p.taskId, attempt: p.attempt };
+      // Refuse a stale attempt before reading a byte of its upload.
+      const { jobId } = await store.assertAttempt(ref);
+      // Each attempt writes under its own key: a presumed-dead worker finishing late can never
+      // overwrite the bytes the current attempt recorded.
+      const key = `jobs/${jobId}/a${p.attempt}/${name}`;
+      const expectedSha256 = request.headers[ARTIFACT_SHA256_HEADER];
+      const stored = await blobs.put(key, rawBody(request), {
+        maxBytes: config.maxUploadBytes,
+        expectedSha256: typeof expectedSha256 === 'string' ? expectedSha256 : undefined,
+      });
+      const previous = await store.getArtifact(jobId, name);
+      try {
+        const artifact = await store.recordArtifact(ref, {
+          name,
+          key,
+          size: stored.size,
+          sha256: stored.sha256,
+          contentType: request.headers['content-type'] ?? 'application/octet-stream',
+        });
+        if (previous && previous.key !== key) await blobs.delete(previous.key);
+        return reply.status(201).send(artifact);
+      } catch (err) {
+        await blobs.delete(key);
+        throw err;
+      }
+    });
+  });
+}

@@ -1,0 +1,60 @@
+// Worker routes: register, heartbeat, claim (long poll).
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import {
+  ClaimBody, HeartbeatBody, RegisterWorkerBody, VidfleetError,
+  type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse,
+} from '../../protocol/index.js';
+import type { CoordinatorDeps } from '../deps.js';
+import { clientGone } from '../http-errors.js';
+
+const WorkerIdParams = Type.Object({ workerId: Type.String() });
+
+/** The longest a claim sleeps between database checks even without a wake-up (retry backoffs come due silently). */
+const CLAIM_RECHECK_MS = 1000;
+
+export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
+  const { store, config, tasksReady } = deps;
+
+  async function requireWorker(workerId: string) {
+    const worker = await store.getWorker(workerId);
+    if (!worker) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${workerId} is not registered (the coordinator may have been reset); register again.`);
+    return worker;
+  }
+
+  app.post('/v1/workers', { schema: { body: RegisterWorkerBody } }, async (request, reply) => {
+    const worker = await store.registerWorker(request.body as RegisterWorkerBody);
+    const response: RegisterWorkerResponse = { workerId: worker.id, leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs };
+    return reply.status(201).send(response);
+  });
+
+  app.get('/v1/workers', async () => ({ workers: await store.listWorkers() }));
+
+  app.post('/v1/workers/:workerId/heartbeat', { schema: { params: WorkerIdParams, body: HeartbeatBody } }, async (request) => {
+    const { workerId } = request.params as { workerId: string };
+    await requireWorker(workerId);
+    const { tasks } = request.body as HeartbeatBody;
+    const response: HeartbeatResponse = { tasks: await store.heartbeat(workerId, tasks, config.leaseMs) };
+    return response;
+  });
+
+  app.post('/v1/workers/:workerId/claim', { schema: { params: WorkerIdParams, body: ClaimBody } }, async (request, reply) => {
+    const { workerId } = request.params as { workerId: string };
+    const worker = await requireWorker(workerId);
+    const { max, waitSeconds = 0 } = request.body as ClaimBody;
+    const deadline = Date.now() + Math.min(waitSeconds, config.maxClaimWaitSeconds) * 1000;
+    const gone = clientGone(reply);
+    const kinds = worker.capabilities.kinds;
+    for (;;) {
+      const tasks = await store.claimTasks({ workerId, kinds, max, leaseMs: config.leaseMs });
+      const remaining = deadline - Date.now();
+      if (tasks.length > 0 || remaining <= 0 || gone.aborted) {
+        const response: ClaimResponse = { tasks };
+        return response;
+      }
+      const due = await store.nextDueAt(kinds);
+      const untilDue = due === null ? CLAIM_RECHECK_MS : Math.max(0, due - Date.now());
+      await tasksReady.wait(Math.min(remaining, untilDue, CLAIM_RECHECK_MS), gone);
+    }
+  });
+}

@@ -1,0 +1,62 @@
+// A running coordinator: store + blob store + HTTP app + janitor, listening on host:port.
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import { SqliteStore } from '../store/sqlite/index.js';
+import type { Store } from '../store/store.js';
+import { LocalBlobStore } from '../storage/local.js';
+import { buildCoordinatorApp } from './app.js';
+import { parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
+import type { CoordinatorDeps } from './deps.js';
+import { startJanitor } from './janitor.js';
+import { Wakeup } from './wakeup.js';
+
+export interface RunningCoordinator {
+  url: string;
+  config: CoordinatorConfig;
+  app: FastifyInstance;
+  store: Store;
+  janitor: { runOnce(): Promise<void> };
+  close(): Promise<void>;
+}
+
+export async function startCoordinator(options: CoordinatorOptions = {}): Promise<RunningCoordinator> {
+  const config = parseCoordinatorConfig(options);
+  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(config.storeDir, { recursive: true });
+  const store = new SqliteStore({ path: config.dbPath });
+  await store.migrate();
+  const deps: CoordinatorDeps = {
+    config,
+    store,
+    blobs: new LocalBlobStore(config.storeDir),
+    tasksReady: new Wakeup(),
+    jobsChanged: new Wakeup(),
+  };
+  const app = buildCoordinatorApp(deps);
+  const janitor = startJanitor(deps, app.log);
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await janitor.stop();
+    await store.close();
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new Error(`Port ${config.port} on ${config.host} is already in use; pick another with --port.`, { cause: err });
+    }
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    config,
+    app,
+    store,
+    janitor,
+    async close() {
+      await janitor.stop();
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+// The worker process's main loop: register, claim up to the free concurrency (long poll),
+// run each attempt, and heartbeat the attempts it holds. It only ever talks HTTP.
+import { hostname } from 'node:os';
+import { VidfleetClient } from '../client/api-client.js';
+import { isNetworkError } from '../client/http.js';
+import { detectCapabilities, KIND_RUNNERS } from '../media/index.js';
+import type { KindRunner } from '../media/kinds/kind.js';
+import { VidfleetError, type WorkerCapabilities } from '../protocol/index.js';
+import { parseWorkerConfig, type WorkerConfig } from './config.js';
+import { startAttempt, stopAttempt, type RunningAttempt } from './task-runner.js';
+
+export interface WorkerLogger {
+  (message: string, fields?: Record<string, unknown>): void;
+}
+
+const jsonLogger: WorkerLogger = (message, fields) => {
+  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), component: 'worker', message, ...fields }) + '\n');
+};
+
+export class WorkerAgent {
+  readonly config: WorkerConfig;
+  private readonly client: VidfleetClient;
+  private readonly runners: Map<string, KindRunner>;
+  private readonly active = new Map<string, RunningAttempt>();
+  private readonly stopController = new AbortController();
+  private workerId: string | null = null;
+  private leaseMs = 30_000;
+  private heartbeatMs = 10_000;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private loop: Promise<void> | null = null;
+  private slotFreed: (() => void) | null = null;
+
+  constructor(options: Partial<WorkerConfig> & { coordinatorUrl: string }, private readonly log: WorkerLogger = jsonLogger) {
+    this.config = parseWorkerConfig(options);
+    this.client = new VidfleetClient(this.config.coordinatorUrl);
+    const wanted = this.config.kinds;
+    this.runners = new Map(Object.values(KIND_RUNNERS).filter((r) => !wanted || wanted.includes(r.name)).map((r) => [r.name, r]));
+    if (this.runners.size === 0) throw new Error(`This worker implements none of the kinds asked for (${wanted?.join(', ')}).`);
+  }
+
+  get id(): string | null {
+    return this.workerId;
+  }
+
+  get runningTasks(): number {
+    return this.active.size;
+  }
+
+  /** Registers (retrying until the coordinator answers) and starts claiming. */
+  async start(): Promise<void> {
+    await this.register();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.loop = this.claimLoop();
+  }
+
+  /** Stops claiming; running attempts are handed back (failed as retryable) unless `drain`. */
+  async stop(options: { drain?: boolean } = {}): Promise<void> {
+    this.stopController.abort();
+    if (!options.drain) for (const attempt of this.active.values()) stopAttempt(attempt, 'shutdown');
+    await this.loop;
+    await Promise.all([...this.active.values()].map((a) => a.done));
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+  }
+
+  private async capabilities(): Promise<WorkerCapabilities> {
+    const detected = await detectCapabilities();
+    return {
+      kinds: [...this.runners.keys()],
+      concurrency: this.config.concurrency,
+      ffmpegVersion: detected.ffmpegVersion,
+      encoders: detected.encoders,
+      hwaccels: detected.hwaccels,
+    };
+  }
+
+  private async register(): Promise<void> {
+    const capabilities = await this.capabilities();
+    let delay = 500;
+    for (;;) {
+      try {
+        const registered = await this.client.registerWorker({ name: this.config.name, hostname: hostname(), capabilities });
+        this.workerId = registered.workerId;
+        this.leaseMs = registered.leaseMs;
+        this.heartbeatMs = registered.heartbeatMs;
+        this.log('registered', { workerId: this.workerId, coordinator: this.config.coordinatorUrl, kinds: capabilities.kinds });
+        return;
+      } catch (err) {
+        if (!isNetworkError(err) || this.stopController.signal.aborted) throw err;
+        this.log('coordinator unreachable, retrying', { error: (err as Error).message });
+        await sleep(delay, this.stopController.signal);
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  private async claimLoop(): Promise<void> {
+    const stop = this.stopController.signal;
+    let backoff = 250;
+    while (!stop.aborted) {
+      const free = this.config.concurrency - this.active.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve;
+          stop.addEventListener('abort', () => resolve(), { once: true });
+        });
+        continue;
+      }
+      try {
+        const { tasks } = await this.client.claim(this.workerId!, free, this.config.claimWaitSeconds, stop);
+        backoff = 250;
+        for (const task of tasks) this.run(task);
+      } catch (err) {
+        if (stop.aborted) break;
+        if (err instanceof VidfleetError && err.code === 'WORKER_NOT_FOUND') {
+          await this.register().catch((e: unknown) => this.log('re-register failed', { error: String(e) }));
+          continue;
+        }
+        this.log('claim failed', { error: (err as Error).message, retryInMs: backoff });
+        await sleep(backoff, stop);
+        backoff = Math.min(backoff * 2, 10_000);
+      }
+    }
+  }
+
+  private run(task: Parameters<typeof startAttempt>[1]): void {
+    const attempt = startAttempt(
+      { client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, log: this.log },
+      task,
+    );
+    this.active.set(task.taskId, attempt);
+    void attempt.done.finally(() => {
+      this.active.delete(task.taskId);
+      this.slotFreed?.();
+      this.slotFreed = null;
+    });
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.workerId) return;
+    const held = [...this.active.values()].map((a) => ({ taskId: a.task.taskId, attempt: a.task.attempt }));
+    try {
+      const { tasks } = await this.client.heartbeat(this.workerId, held);
+      for (const t of tasks) {
+        const attempt = this.active.get(t.taskId);
+        if (attempt && attempt.task.attempt === t.attempt && t.state !== 'ok') stopAttempt(attempt, t.state);
+      }
+    } catch (err) {
+      if (err instanceof VidfleetError && err.code === 'WORKER_NOT_FOUND') {
+        // The coordinator forgot us (reset database): our attempts are void there.
+        for (const attempt of this.active.values()) stopAttempt(attempt, 'lost');
+      } else {
+        this.log('heartbeat failed', { error: (err as Error).message });
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}

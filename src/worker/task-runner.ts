@@ -1,0 +1,138 @@
+// Runs one claimed attempt of one task: scratch dir, input, the kind's runner, artifact uploads
+// as they are produced, and the outcome. The attempt's AbortController is the single way to
+// stop it (cancel, lease lost, worker shutdown).
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { VidfleetClient } from '../client/api-client.js';
+import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '../media/kinds/kind.js';
+import { VidfleetError, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
+import { resolveInput } from '../sources/resolve.js';
+import { retryWhileUnreachable } from './retry.js';
+
+/** Progress is sent at most this often; ffmpeg reports far more often than anyone looks. */
+const PROGRESS_INTERVAL_MS = 500;
+
+export type StopReason = 'lost' | 'cancel' | 'shutdown';
+
+export interface RunningAttempt {
+  task: ClaimedTask;
+  controller: AbortController;
+  /** Why the attempt was stopped from outside, if it was. */
+  stopReason: StopReason | null;
+  done: Promise<void>;
+}
+
+export interface RunnerEnv {
+  client: VidfleetClient;
+  workerId: string;
+  workDir: string;
+  leaseMs: number;
+  runners: ReadonlyMap<string, KindRunner>;
+  log(message: string, fields?: Record<string, unknown>): void;
+}
+
+export function stopAttempt(attempt: RunningAttempt, reason: StopReason): void {
+  if (attempt.stopReason) return;
+  attempt.stopReason = reason;
+  attempt.controller.abort(new VidfleetError('TASK_NOT_RUNNABLE', `Attempt stopped: ${reason}`));
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path), hash);
+  return hash.digest('hex');
+}
+
+export function startAttempt(env: RunnerEnv, task: ClaimedTask): RunningAttempt {
+  const attempt: RunningAttempt = { task, controller: new AbortController(), stopReason: null, done: Promise.resolve() };
+  attempt.done = runAttempt(env, attempt).catch((err: unknown) => {
+    env.log('attempt crashed', { taskId: task.taskId, error: String(err) });
+  });
+  return attempt;
+}
+
+async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void> {
+  const { client, workerId } = env;
+  const { task, controller } = attempt;
+  const signal = controller.signal;
+  const ref = { workerId, taskId: task.taskId, attempt: task.attempt };
+
+  const onLeaseState = (state: LeaseState): void => {
+    if (state !== 'ok') stopAttempt(attempt, state);
+  };
+  const onWriteError = (err: unknown): void => {
+    if (err instanceof VidfleetError && (err.code === 'STALE_ATTEMPT' || err.code === 'TASK_NOT_FOUND' || err.code === 'TASK_NOT_RUNNABLE')) stopAttempt(attempt, 'lost');
+  };
+
+  // Progress: keep only the latest update and send it on a timer, one request at a time.
+  let latest: ProgressUpdate | null = null;
+  let sending = false;
+  const flushProgress = async (): Promise<void> => {
+    if (!latest || sending || signal.aborted) return;
+    const update = latest;
+    latest = null;
+    sending = true;
+    try {
+      onLeaseState((await client.progress(workerId, task.taskId, { attempt: task.attempt, ...update })).state);
+    } catch (err) {
+      onWriteError(err);
+    } finally {
+      sending = false;
+    }
+  };
+  const progressTimer = setInterval(() => void flushProgress(), PROGRESS_INTERVAL_MS);
+
+  const uploads: Promise<unknown>[] = [];
+  let workDir: string | null = null;
+  try {
+    // First write of the attempt: marks it running, and proves we still hold it.
+    onLeaseState((await client.progress(workerId, task.taskId, { attempt: task.attempt, progress: 0 })).state);
+    if (signal.aborted) return;
+    const runner = env.runners.get(task.kind);
+    if (!runner) throw new VidfleetError('INTERNAL', `This worker cannot run "${task.kind}" tasks.`);
+    await mkdir(env.workDir, { recursive: true });
+    workDir = await mkdtemp(join(env.workDir, `${task.taskId}-a${task.attempt}-`));
+    const ctx: TaskContext = {
+      input: await resolveInput(task.input, client.baseUrl),
+      params: task.params,
+      workDir,
+      signal,
+      onProgress: (update) => {
+        latest = { ...update, progress: Math.min(1, Math.max(0, update.progress)) };
+      },
+      emitArtifact: async (artifact: ProducedArtifact) => {
+        const upload = (async () => {
+          const sha256 = await sha256File(artifact.path);
+          await retryWhileUnreachable(() => client.uploadArtifact(ref, { ...artifact, sha256 }, { signal }), { forMs: env.leaseMs, signal });
+        })();
+        uploads.push(upload);
+        await upload;
+      },
+      log: (line) => env.log(line, { taskId: task.taskId }),
+    };
+    const result = await runner.run(ctx);
+    await Promise.all(uploads);
+    if (signal.aborted) return;
+    clearInterval(progressTimer);
+    await retryWhileUnreachable(() => client.complete(workerId, task.taskId, task.attempt, result ?? null), { forMs: env.leaseMs });
+  } catch (err) {
+    await Promise.allSettled(uploads);
+    onWriteError(err);
+    if (attempt.stopReason === 'lost') return; // someone else owns the task now: report nothing
+    const error = attempt.stopReason === 'shutdown'
+      ? new VidfleetError('WORKER_LOST', 'The worker shut down before the task finished; it will be retried.')
+      : toVidfleetError(err, 'FFMPEG_FAILED');
+    try {
+      await retryWhileUnreachable(() => client.fail(workerId, task.taskId, task.attempt, error.toBody()), { forMs: env.leaseMs });
+    } catch (reportErr) {
+      // The lease will expire and the janitor requeues the task: nothing is lost.
+      env.log('could not report failure', { taskId: task.taskId, error: String(reportErr) });
+    }
+  } finally {
+    clearInterval(progressTimer);
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  }
+}
