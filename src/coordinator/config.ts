@@ -16,6 +16,8 @@ export interface CoordinatorConfig {
   /** Upper bound on a claim's long poll, whatever the worker asks. */
   maxClaimWaitSeconds: number;
   janitorIntervalMs: number;
+  /** A waiting claim re-reads the database this often even without a wake-up (the safety net). */
+  claimRecheckMs: number;
   /** First retry delay; doubles per attempt, with jitter, up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
@@ -42,13 +44,14 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
     maxUploadBytes: options.maxUploadBytes ?? 20 * GiB,
     maxClaimWaitSeconds: options.maxClaimWaitSeconds ?? 30,
     janitorIntervalMs: options.janitorIntervalMs ?? 2_000,
+    claimRecheckMs: options.claimRecheckMs ?? 1_000,
     retryBaseMs: options.retryBaseMs ?? 2_000,
     retryMaxMs: options.retryMaxMs ?? 5 * 60_000,
     logLevel: options.logLevel ?? 'warn',
   };
   const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0-65535, got ${config.port}`);
-  for (const key of ['leaseMs', 'heartbeatMs', 'maxUploadBytes', 'janitorIntervalMs', 'retryBaseMs', 'retryMaxMs'] as const) {
+  for (const key of ['leaseMs', 'heartbeatMs', 'maxUploadBytes', 'janitorIntervalMs', 'claimRecheckMs', 'retryBaseMs', 'retryMaxMs'] as const) {
     if (!Number.isFinite(config[key]) || config[key] <= 0) problems.push(`${key} must be a positive number, got ${config[key]}`);
   }
   if (config.heartbeatMs >= config.leaseMs) problems.push(`heartbeatMs (${config.heartbeatMs}) must be shorter than leaseMs (${config.leaseMs}) or every task would lose its lease`);

@@ -10,9 +10,6 @@ import { clientGone } from '../http-errors.js';
 
 const WorkerIdParams = Type.Object({ workerId: Type.String() });
 
-/** The longest a claim sleeps between database checks even without a wake-up (retry backoffs come due silently). */
-const CLAIM_RECHECK_MS = 1000;
-
 export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, config, tasksReady } = deps;
 
@@ -53,8 +50,9 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
         return response;
       }
       const due = await store.nextDueAt(kinds);
-      const untilDue = due === null ? CLAIM_RECHECK_MS : Math.max(0, due - Date.now());
-      await tasksReady.wait(Math.min(remaining, untilDue, CLAIM_RECHECK_MS), gone);
+      // Retry backoffs come due without any wake-up, so sleep no longer than until the next one.
+      const untilDue = due === null ? config.claimRecheckMs : Math.max(10, due - Date.now());
+      await tasksReady.wait(Math.min(remaining, untilDue, config.claimRecheckMs), gone);
     }
   });
 }

@@ -1,0 +1,47 @@
+// A real coordinator (SQLite file, local store, HTTP on a loopback port) and real worker agents
+// in this process, in a fresh temp directory per fleet.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VidfleetClient } from '../../src/client/api-client.js';
+import type { CoordinatorOptions } from '../../src/coordinator/config.js';
+import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/server.js';
+import { WorkerAgent } from '../../src/worker/agent.js';
+
+export interface TestFleet {
+  dir: string;
+  coordinator: RunningCoordinator;
+  client: VidfleetClient;
+  workers: WorkerAgent[];
+  addWorker(options?: { concurrency?: number; kinds?: string[] }): Promise<WorkerAgent>;
+  stop(): Promise<void>;
+}
+
+export async function startTestFleet(options: { workers?: number; concurrency?: number; coordinator?: CoordinatorOptions } = {}): Promise<TestFleet> {
+  const dir = await mkdtemp(join(tmpdir(), 'vidfleet-test-'));
+  const coordinator = await startCoordinator({ port: 0, dataDir: join(dir, 'data'), logLevel: 'silent', ...options.coordinator });
+  const workers: WorkerAgent[] = [];
+  const quiet = (): void => {};
+  const fleet: TestFleet = {
+    dir,
+    coordinator,
+    client: new VidfleetClient(coordinator.url),
+    workers,
+    async addWorker(opts = {}) {
+      const agent = new WorkerAgent(
+        { coordinatorUrl: coordinator.url, concurrency: opts.concurrency ?? options.concurrency ?? 2, kinds: opts.kinds, workDir: join(dir, `work-${workers.length}`), claimWaitSeconds: 5 },
+        quiet,
+      );
+      await agent.start();
+      workers.push(agent);
+      return agent;
+    },
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await coordinator.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  for (let i = 0; i < (options.workers ?? 0); i++) await fleet.addWorker();
+  return fleet;
+}
