@@ -12,4 +12,6 @@ export interface CoordinatorDeps {
   tasksReady: Wakeup;
   /** Woken when any job may have changed status. */
   jobsChanged: Wakeup;
+  /** Aborted when the coordinator shuts down: long polls answer at once. */
+  shutdown: AbortSignal;
 }

@@ -31,11 +31,14 @@ export function installErrorHandlers(app: FastifyInstance): void {
   });
 }
 
-/** Answers when the client has gone away, so long polls stop waiting for nobody. */
-export function clientGone(reply: { raw: NodeJS.EventEmitter & { writableFinished: boolean } }): AbortSignal {
+/**
+ * Aborts when the client has gone away or the coordinator is shutting down, so long polls
+ * stop waiting for nobody.
+ */
+export function longPollSignal(reply: { raw: NodeJS.EventEmitter & { writableFinished: boolean } }, shutdown: AbortSignal): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort();
   });
-  return controller.signal;
+  return AbortSignal.any([controller.signal, shutdown]);
 }

@@ -25,12 +25,14 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   await mkdir(config.storeDir, { recursive: true });
   const store = new SqliteStore({ path: config.dbPath });
   await store.migrate();
+  const shutdown = new AbortController();
   const deps: CoordinatorDeps = {
     config,
     store,
     blobs: new LocalBlobStore(config.storeDir),
     tasksReady: new Wakeup(),
     jobsChanged: new Wakeup(),
+    shutdown: shutdown.signal,
   };
   const app = buildCoordinatorApp(deps);
   const janitor = startJanitor(deps, app.log);
@@ -54,6 +56,9 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     store,
     janitor,
     async close() {
+      // Long polls answer first; app.close() then waits for in-flight requests, so no handler
+      // is still using the store when it closes.
+      shutdown.abort();
       await janitor.stop();
       await app.close();
       await store.close();

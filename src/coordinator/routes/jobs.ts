@@ -6,7 +6,7 @@ import {
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { validateKind, validateParams } from '../params.js';
-import { clientGone } from '../http-errors.js';
+import { longPollSignal } from '../http-errors.js';
 
 const JobIdParams = Type.Object({ id: Type.String() });
 
@@ -41,7 +41,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
     const { id } = request.params as { id: string };
     const { wait = 0 } = request.query as { wait?: number };
     const deadline = Date.now() + wait * 1000;
-    const gone = clientGone(reply);
+    const gone = longPollSignal(reply, deps.shutdown);
     let job: Job | null = await store.getJob(id, { withTasks: true });
     if (!job) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
     while (!isTerminalJobStatus(job.status) && Date.now() < deadline && !gone.aborted) {

@@ -6,7 +6,7 @@ import {
   type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse,
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
-import { clientGone } from '../http-errors.js';
+import { longPollSignal } from '../http-errors.js';
 
 const WorkerIdParams = Type.Object({ workerId: Type.String() });
 
@@ -40,7 +40,7 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
     const worker = await requireWorker(workerId);
     const { max, waitSeconds = 0 } = request.body as ClaimBody;
     const deadline = Date.now() + Math.min(waitSeconds, config.maxClaimWaitSeconds) * 1000;
-    const gone = clientGone(reply);
+    const gone = longPollSignal(reply, deps.shutdown);
     const kinds = worker.capabilities.kinds;
     for (;;) {
       const tasks = await store.claimTasks({ workerId, kinds, max, leaseMs: config.leaseMs });

@@ -14,7 +14,7 @@ export const ThumbnailParamsSchema = Type.Object(
     ),
     width: Type.Optional(Type.Integer({ minimum: 16, maximum: 7680, description: 'Output width; height follows the display aspect when omitted.' })),
     height: Type.Optional(Type.Integer({ minimum: 16, maximum: 4320, description: 'Output height; width follows the display aspect when omitted.' })),
-    format: Type.Optional(Type.Unsafe<ThumbnailFormat>({ type: 'string', enum: [...THUMBNAIL_FORMATS], description: 'jpeg (default) or webp' })),
+    format: Type.Optional(Type.Union([Type.Literal('jpeg'), Type.Literal('webp')], { description: 'jpeg (default) or webp' })),
     quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Image quality, 1-100 (default 85).' })),
   },
   { additionalProperties: false },
