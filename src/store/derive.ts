@@ -1,0 +1,313 @@
+// The store's lifecycle rules, free of any SQL dialect, so the SQLite and PostgreSQL stores
+// decide exactly alike: a job's aggregate state from its tasks, what a failure or an expired
+// lease turns a task into, and the mapping from database rows to wire objects.
+//
+// Rows are described as the SQLite store reads them: snake_case columns, timestamps as ms since
+// the epoch, JSON columns as text. A PostgreSQL store selects the same shape (`col::text` for
+// jsonb, bigint ms parsed to number) and reuses the mappers unchanged.
+import { ERROR_CATALOG, type ErrorBody } from '../protocol/errors.js';
+import type { ClaimedTask } from '../protocol/api.js';
+import type { Artifact, Job, JobStatus, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
+import type { JobEvent } from './store.js';
+
+/** Statuses in which a task belongs to one attempt of one worker: the only ones a fenced write accepts. */
+export const HELD_STATUSES = ['assigned', 'running', 'canceling'] as const satisfies readonly TaskStatus[];
+
+export type StoreEventType =
+  | 'job.created'
+  | 'job.completed'
+  | 'job.failed'
+  | 'job.canceled'
+  | 'task.claimed'
+  | 'task.running'
+  | 'task.completed'
+  | 'task.failed'
+  | 'task.retrying'
+  | 'task.lease_expired'
+  | 'task.canceled'
+  | 'artifact.added';
+
+// ---- job aggregate ----
+
+/** What deriveJob needs of a task. `J` is however the dialect holds JSON (text in SQLite). */
+export interface TaskFacts<J> {
+  status: TaskStatus;
+  progress: number;
+  error: J | null;
+  result: J | null;
+  finishedAt: number | null;
+}
+
+export interface DerivedJob<J> {
+  status: JobStatus;
+  progress: number;
+  error: J | null;
+  result: J | null;
+}
+
+export function clampProgress(p: number): number {
+  return Number.isFinite(p) ? Math.min(1, Math.max(0, p)) : 0;
+}
+
+/**
+ * The first or last task (by finish time) matching `pick`. Ties go to job order: the earlier task
+ * for 'first', the later one for 'last' (downstream in a DAG).
+ */
+function byFinish<J>(tasks: readonly TaskFacts<J>[], pick: (t: TaskFacts<J>) => boolean, which: 'first' | 'last'): TaskFacts<J> | undefined {
+  let best: TaskFacts<J> | undefined;
+  for (const t of tasks) {
+    if (!pick(t)) continue;
+    const a = t.finishedAt ?? 0;
+    const b = best?.finishedAt ?? 0;
+    if (!best || (which === 'first' ? a < b : a >= b)) best = t;
+  }
+  return best;
+}
+
+/**
+ * The job's state from its tasks (given in job order). Precedence matters: one failed task fails
+ * the job even while siblings still run, because its result can never be complete.
+ */
+export function deriveJob<J>(tasks: readonly TaskFacts<J>[]): DerivedJob<J> {
+  if (tasks.length === 0) return { status: 'pending', progress: 0, error: null, result: null };
+  const has = (s: TaskStatus) => tasks.some((t) => t.status === s);
+  const all = (pred: (t: TaskFacts<J>) => boolean) => tasks.every(pred);
+  const progress = tasks.reduce((sum, t) => sum + (t.status === 'completed' ? 1 : clampProgress(t.progress)), 0) / tasks.length;
+
+  if (has('failed')) {
+    // The first failure is the cause; later ones are usually its fallout.
+    const first = byFinish(tasks, (t) => t.status === 'failed', 'first');
+    return { status: 'failed', progress, error: first?.error ?? null, result: null };
+  }
+  if (all((t) => t.status === 'completed')) {
+    const last = byFinish(tasks, (t) => t.status === 'completed', 'last');
+    return { status: 'completed', progress: 1, error: null, result: last?.result ?? null };
+  }
+  if (has('canceling')) return { status: 'canceling', progress, error: null, result: null };
+  if (all((t) => t.status === 'completed' || t.status === 'canceled')) return { status: 'canceled', progress, error: null, result: null };
+  // A job whose first tasks are done and whose next one waits for a worker has started: it is
+  // running, not pending (only DAG jobs have such a moment).
+  if (has('assigned') || has('running') || has('completed')) return { status: 'running', progress, error: null, result: null };
+  return { status: 'pending', progress, error: null, result: null };
+}
+
+export function isTerminalJob(status: JobStatus): boolean {
+  return status === 'completed' || status === 'failed' || status === 'canceled';
+}
+
+/** finished_at keeps the moment the job first reached its terminal status. */
+export function jobFinishedAt(previous: { status: JobStatus; finishedAt: number | null }, next: JobStatus, now: number): number | null {
+  if (!isTerminalJob(next)) return null;
+  return previous.status === next && previous.finishedAt !== null ? previous.finishedAt : now;
+}
+
+// ---- task transitions ----
+
+export type FailOutcome = 'pending' | 'failed' | 'canceled';
+
+/**
+ * What a reported failure turns a held task into. A task being canceled is never retried: the
+ * user asked for it to stop, and the failure is how the worker confirms it stopped.
+ */
+export function afterFailure(task: { status: TaskStatus; attempt: number; maxAttempts: number }, retryable: boolean): FailOutcome {
+  if (task.status === 'canceling') return 'canceled';
+  return retryable && task.attempt < task.maxAttempts ? 'pending' : 'failed';
+}
+
+/** What an expired lease turns a held task into: the worker is presumed gone. */
+export function afterLeaseExpiry(task: { status: TaskStatus; attempt: number; maxAttempts: number }): FailOutcome {
+  return afterFailure(task, ERROR_CATALOG.WORKER_LOST.retryable);
+}
+
+export function retryRunAfter(now: number, retryDelayMs: number): number {
+  return now + (Number.isFinite(retryDelayMs) ? Math.max(0, Math.floor(retryDelayMs)) : 0);
+}
+
+export function workerLostError(task: { workerId: string | null; attempt: number; maxAttempts: number }): ErrorBody {
+  const spec = ERROR_CATALOG.WORKER_LOST;
+  return {
+    code: 'WORKER_LOST',
+    message: `Worker ${task.workerId ?? '(unknown)'} stopped heartbeating during attempt ${task.attempt} of ${task.maxAttempts}.`,
+    hint: spec.hint,
+    retryable: spec.retryable,
+    details: { workerId: task.workerId, attempt: task.attempt, maxAttempts: task.maxAttempts },
+  };
+}
+
+// ---- rows and wire objects ----
+
+export function toIso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function toIsoOrNull(ms: number | null): string | null {
+  return ms === null ? null : toIso(ms);
+}
+
+/** JSON text of a value; undefined (and anything JSON drops) becomes null. */
+export function jsonText(value: unknown): string {
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function parseJson<T = unknown>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+export interface JobRow {
+  id: string;
+  kind: string;
+  input: string;
+  params: string;
+  priority: number;
+  status: JobStatus;
+  progress: number;
+  error: string | null;
+  result: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface TaskRow {
+  id: string;
+  job_id: string;
+  kind: string;
+  input: string;
+  params: string;
+  priority: number;
+  status: TaskStatus;
+  attempt: number;
+  max_attempts: number;
+  worker_id: string | null;
+  lease_expires_at: number | null;
+  run_after: number;
+  progress: number;
+  error: string | null;
+  result: string | null;
+  resume_data: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface ArtifactRow {
+  job_id: string;
+  task_id: string;
+  name: string;
+  key: string;
+  size: number;
+  sha256: string;
+  content_type: string;
+  created_at: number;
+}
+
+export interface WorkerRow {
+  id: string;
+  name: string;
+  hostname: string;
+  capabilities: string;
+  status: 'online' | 'offline';
+  registered_at: number;
+  last_heartbeat_at: number;
+}
+
+export interface EventRow {
+  id: number;
+  job_id: string;
+  task_id: string | null;
+  type: string;
+  data: string;
+  created_at: number;
+}
+
+export function taskFacts(row: Pick<TaskRow, 'status' | 'progress' | 'error' | 'result' | 'finished_at'>): TaskFacts<string> {
+  return { status: row.status, progress: row.progress, error: row.error, result: row.result, finishedAt: row.finished_at };
+}
+
+export function taskToWire(row: TaskRow): Task {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    kind: row.kind,
+    status: row.status,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    workerId: row.worker_id,
+    progress: row.progress,
+    leaseExpiresAt: toIsoOrNull(row.lease_expires_at),
+    runAfter: row.status === 'pending' ? toIso(row.run_after) : null,
+    error: parseJson<ErrorBody>(row.error),
+    result: parseJson(row.result),
+    createdAt: toIso(row.created_at),
+    startedAt: toIsoOrNull(row.started_at),
+    finishedAt: toIsoOrNull(row.finished_at),
+  };
+}
+
+export function jobToWire(row: JobRow, tasks?: TaskRow[]): Job {
+  const job: Job = {
+    id: row.id,
+    kind: row.kind,
+    input: row.input,
+    params: parseJson<Record<string, unknown>>(row.params) ?? {},
+    priority: row.priority,
+    status: row.status,
+    progress: row.progress,
+    error: parseJson<ErrorBody>(row.error),
+    result: parseJson(row.result),
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+    finishedAt: toIsoOrNull(row.finished_at),
+  };
+  if (tasks) job.tasks = tasks.map(taskToWire);
+  return job;
+}
+
+export function claimedToWire(row: TaskRow): ClaimedTask {
+  return {
+    taskId: row.id,
+    jobId: row.job_id,
+    attempt: row.attempt,
+    kind: row.kind,
+    input: row.input,
+    params: parseJson<Record<string, unknown>>(row.params) ?? {},
+    resumeData: parseJson(row.resume_data),
+    leaseExpiresAt: toIso(row.lease_expires_at ?? 0),
+  };
+}
+
+export function artifactToWire(row: ArtifactRow): Artifact {
+  return {
+    jobId: row.job_id,
+    taskId: row.task_id,
+    name: row.name,
+    key: row.key,
+    size: row.size,
+    sha256: row.sha256,
+    contentType: row.content_type,
+    createdAt: toIso(row.created_at),
+  };
+}
+
+export function workerToWire(row: WorkerRow): Worker {
+  return {
+    id: row.id,
+    name: row.name,
+    hostname: row.hostname,
+    status: row.status,
+    capabilities: parseJson<WorkerCapabilities>(row.capabilities) as WorkerCapabilities,
+    registeredAt: toIso(row.registered_at),
+    lastHeartbeatAt: toIso(row.last_heartbeat_at),
+  };
+}
+
+export function eventToWire(row: EventRow): JobEvent {
+  return {
+    id: row.id,
+    jobId: row.job_id,
+    taskId: row.task_id,
+    type: row.type,
+    data: parseJson<Record<string, unknown>>(row.data) ?? {},
+    createdAt: toIso(row.created_at),
+  };
+}

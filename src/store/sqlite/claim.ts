@@ -1,0 +1,56 @@
+// Claiming: hand up to `max` due pending tasks of the worker's kinds to it, atomically.
+//
+// One IMMEDIATE transaction holds SQLite's single write lock from the first read, so no other
+// connection (or process) can pick the same rows between our SELECT and UPDATE. The candidate
+// query runs once per kind because each is then one range scan of tasks_claim already in
+// hand-out order; an IN over kinds would make SQLite gather every pending task of those kinds and
+// sort them. At most kinds × max candidates are merged here.
+import type { ClaimedTask } from '../../protocol/api.js';
+import { VidfleetError } from '../../protocol/errors.js';
+import { claimedToWire, type TaskRow } from '../derive.js';
+import type { ClaimRequest } from '../store.js';
+import { immediate, stmt, type Ctx } from './connection.js';
+import { appendEvent } from './events.js';
+import { recomputeJob } from './jobs.js';
+
+type Candidate = Pick<TaskRow, 'id' | 'priority' | 'created_at'>;
+
+/** Exported so the SQLite tests can check its query plan. */
+export const CLAIM_CANDIDATES_SQL = `SELECT id, priority, created_at FROM tasks
+  WHERE status = 'pending' AND kind = ? AND run_after <= ?
+  ORDER BY priority DESC, created_at, id LIMIT ?`;
+
+const TAKE_SQL = `UPDATE tasks SET status = 'assigned', attempt = attempt + 1, worker_id = @workerId,
+    lease_expires_at = @lease, started_at = NULL
+  WHERE id = @id AND status = 'pending'
+  RETURNING *`;
+
+function handOutOrder(a: Candidate, b: Candidate): number {
+  return b.priority - a.priority || a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+export function claimTasks(ctx: Ctx, request: ClaimRequest): ClaimedTask[] {
+  const kinds = [...new Set(request.kinds)];
+  const max = Math.floor(request.max);
+  if (kinds.length === 0 || !(max >= 1)) return [];
+  return immediate(ctx, () => {
+    const worker = stmt(ctx, 'SELECT id FROM workers WHERE id = ?').get(request.workerId);
+    if (!worker) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
+    const now = ctx.now();
+    const candidates = kinds.flatMap((kind) => stmt(ctx, CLAIM_CANDIDATES_SQL).all(kind, now, max) as Candidate[]);
+    const chosen = candidates.sort(handOutOrder).slice(0, max);
+    const lease = now + request.leaseMs;
+    const claimed: ClaimedTask[] = [];
+    const jobs = new Set<string>();
+    for (const c of chosen) {
+      // The status guard is what makes this safe on a dialect without a global write lock.
+      const row = stmt(ctx, TAKE_SQL).get({ id: c.id, workerId: request.workerId, lease }) as TaskRow | undefined;
+      if (!row) continue;
+      appendEvent(ctx, row.job_id, row.id, 'task.claimed', { attempt: row.attempt, workerId: request.workerId, leaseExpiresAt: lease });
+      jobs.add(row.job_id);
+      claimed.push(claimedToWire(row));
+    }
+    for (const jobId of jobs) recomputeJob(ctx, jobId);
+    return claimed;
+  });
+}

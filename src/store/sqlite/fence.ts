@@ -1,0 +1,71 @@
+// Fencing: every write a worker makes names (task, attempt, worker) and applies only while that
+// attempt is current and the task still held. A refused write throws and changes nothing (the
+// surrounding transaction rolls back).
+import type { LeaseState } from '../../protocol/api.js';
+import { VidfleetError } from '../../protocol/errors.js';
+import { clampProgress, type TaskRow } from '../derive.js';
+import type { AttemptRef } from '../store.js';
+import { FENCE_SQL, immediate, stmt, type Ctx } from './connection.js';
+import { appendEvent } from './events.js';
+import { recomputeJob } from './jobs.js';
+
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'>;
+
+export function fenceParams(ref: AttemptRef): { taskId: string; attempt: number; workerId: string } {
+  return { taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId };
+}
+
+/** Why a fenced write was refused: the task is gone, or this attempt is no longer the held one. */
+function refusal(ctx: Ctx, ref: AttemptRef): VidfleetError {
+  const current = stmt(ctx, 'SELECT status, attempt, worker_id FROM tasks WHERE id = ?').get(ref.taskId) as
+    | Pick<TaskRow, 'status' | 'attempt' | 'worker_id'>
+    | undefined;
+  if (!current) return new VidfleetError('TASK_NOT_FOUND', `Task ${ref.taskId} does not exist.`, { details: { taskId: ref.taskId } });
+  return new VidfleetError(
+    'STALE_ATTEMPT',
+    `Attempt ${ref.attempt} of task ${ref.taskId} by worker ${ref.workerId} is no longer current: the task is ${current.status} at attempt ${current.attempt}.`,
+    { details: { taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId, currentAttempt: current.attempt, status: current.status } },
+  );
+}
+
+/** The held task, or throws STALE_ATTEMPT / TASK_NOT_FOUND. Call inside an IMMEDIATE transaction. */
+export function requireHeld(ctx: Ctx, ref: AttemptRef): HeldTask {
+  const row = stmt(ctx, `SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data FROM tasks WHERE ${FENCE_SQL}`).get(fenceParams(ref)) as
+    | HeldTask
+    | undefined;
+  if (!row) throw refusal(ctx, ref);
+  return row;
+}
+
+/**
+ * Runs a fenced UPDATE (its WHERE must be FENCE_SQL) and throws if it matched nothing. Inside
+ * an IMMEDIATE transaction after requireHeld it always matches; it stays fenced anyway so no
+ * write in this store depends on the caller having checked first.
+ */
+export function fencedUpdate(ctx: Ctx, sql: string, ref: AttemptRef, params: Record<string, unknown>): void {
+  const info = stmt(ctx, sql).run({ ...params, ...fenceParams(ref) });
+  if (info.changes !== 1) throw refusal(ctx, ref);
+}
+
+export function assertAttempt(ctx: Ctx, ref: AttemptRef): { jobId: string } {
+  return immediate(ctx, () => ({ jobId: requireHeld(ctx, ref).job_id }));
+}
+
+export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number): LeaseState {
+  return immediate(ctx, () => {
+    const task = requireHeld(ctx, ref);
+    const now = ctx.now();
+    fencedUpdate(
+      ctx,
+      `UPDATE tasks SET progress = @progress,
+         started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END,
+         status = CASE WHEN status = 'assigned' THEN 'running' ELSE status END
+       WHERE ${FENCE_SQL}`,
+      ref,
+      { progress: clampProgress(progress), now },
+    );
+    if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId });
+    recomputeJob(ctx, task.job_id);
+    return task.status === 'canceling' ? 'cancel' : 'ok';
+  });
+}

@@ -1,0 +1,131 @@
+// The SQLite Store: one file, better-sqlite3 (synchronous; each method runs to completion
+// before the next starts, wrapped in a promise to meet the async Store interface). Each group
+// of operations lives in its own file; this class only binds them to one connection.
+import type { ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
+import type { ErrorBody } from '../../protocol/errors.js';
+import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
+import type { AttemptRef, ClaimRequest, JobEvent, ListJobsFilter, NewArtifact, NewJob, RequeueResult, Store } from '../store.js';
+import * as artifacts from './artifacts.js';
+import { claimTasks } from './claim.js';
+import { completeTask, failTask } from './complete.js';
+import { createCtx, openDatabase, type Ctx } from './connection.js';
+import { listEvents } from './events.js';
+import { assertAttempt, reportProgress } from './fence.js';
+import * as jobs from './jobs.js';
+import * as leases from './leases.js';
+import { migrate } from './migrations.js';
+import * as workers from './workers.js';
+
+export interface SqliteStoreOptions {
+  /** Database file; created if missing. */
+  path: string;
+  /** Clock in ms since the epoch; tests inject one to expire leases without sleeping. */
+  now?: () => number;
+}
+
+export class SqliteStore implements Store {
+  readonly path: string;
+  private readonly ctx: Ctx;
+
+  constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    this.ctx = createCtx(openDatabase(options.path), options.now ?? Date.now);
+  }
+
+  async migrate(): Promise<void> {
+    migrate(this.ctx.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.ctx.db.open) this.ctx.db.close();
+  }
+
+  async createJob(job: NewJob): Promise<Job> {
+    return jobs.createJob(this.ctx, job);
+  }
+
+  async getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null> {
+    return jobs.getJob(this.ctx, id, options?.withTasks ?? false);
+  }
+
+  async listJobs(filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    return jobs.listJobs(this.ctx, filter);
+  }
+
+  async listEvents(jobId: string, afterId?: number): Promise<JobEvent[]> {
+    return listEvents(this.ctx, jobId, afterId);
+  }
+
+  async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
+    return workers.registerWorker(this.ctx, worker);
+  }
+
+  async getWorker(id: string): Promise<Worker | null> {
+    return workers.getWorker(this.ctx, id);
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    return workers.listWorkers(this.ctx);
+  }
+
+  async claimTasks(request: ClaimRequest): Promise<ClaimedTask[]> {
+    return claimTasks(this.ctx, request);
+  }
+
+  async heartbeat(workerId: string, tasks: TaskRef[], leaseMs: number): Promise<{ taskId: string; attempt: number; state: LeaseState }[]> {
+    return leases.heartbeat(this.ctx, workerId, tasks, leaseMs);
+  }
+
+  async reportProgress(ref: AttemptRef, progress: number): Promise<LeaseState> {
+    return reportProgress(this.ctx, ref, progress);
+  }
+
+  async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {
+    return assertAttempt(this.ctx, ref);
+  }
+
+  async recordArtifact(ref: AttemptRef, artifact: NewArtifact): Promise<Artifact> {
+    return artifacts.recordArtifact(this.ctx, ref, artifact);
+  }
+
+  async completeTask(ref: AttemptRef, result: unknown): Promise<void> {
+    completeTask(this.ctx, ref, result);
+  }
+
+  /**
+   * A task being canceled that reports a failure ends canceled, yet answers 'failed': the
+   * interface has no 'canceled' answer (FailResponse on the wire does). Either way the attempt
+   * is over and will not be retried, which is all a worker acts on.
+   */
+  async failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed'> {
+    return failTask(this.ctx, ref, error, options);
+  }
+
+  async requeueExpiredLeases(): Promise<RequeueResult> {
+    return leases.requeueExpiredLeases(this.ctx);
+  }
+
+  async nextDueAt(kinds: string[]): Promise<number | null> {
+    return leases.nextDueAt(this.ctx, kinds);
+  }
+
+  async listArtifacts(jobId: string): Promise<Artifact[]> {
+    return artifacts.listArtifacts(this.ctx, jobId);
+  }
+
+  async getArtifact(jobId: string, name: string): Promise<Artifact | null> {
+    return artifacts.getArtifact(this.ctx, jobId, name);
+  }
+}
+
+/** Opens (creating if needed) and migrates the database at `path`. */
+export async function openSqliteStore(path: string, options: { now?: () => number } = {}): Promise<SqliteStore> {
+  const store = new SqliteStore({ path, ...options });
+  try {
+    await store.migrate();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}

@@ -1,0 +1,116 @@
+// Numbered schema migrations, tracked in PRAGMA user_version. Each runs in its own IMMEDIATE
+// transaction that re-reads the version first, so coordinators starting together on one file
+// apply each migration exactly once. Never edit a shipped migration: append a new one.
+import { VidfleetError } from '../../protocol/errors.js';
+import type { Db } from './connection.js';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: initial schema
+  `
+  CREATE TABLE jobs (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    params      TEXT NOT NULL,
+    priority    INTEGER NOT NULL DEFAULT 0,
+    status      TEXT NOT NULL CHECK (status IN ('pending','running','completed','failed','canceling','canceled')),
+    progress    REAL NOT NULL DEFAULT 0,
+    error       TEXT,
+    result      TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    finished_at INTEGER
+  ) STRICT;
+  -- listJobs pages by id (time-sortable) within a status or a kind.
+  CREATE INDEX jobs_status_id ON jobs (status, id);
+  CREATE INDEX jobs_kind_id ON jobs (kind, id);
+
+  CREATE TABLE tasks (
+    id               TEXT PRIMARY KEY,
+    job_id           TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    kind             TEXT NOT NULL,
+    input            TEXT NOT NULL,
+    params           TEXT NOT NULL,
+    priority         INTEGER NOT NULL DEFAULT 0,
+    status           TEXT NOT NULL CHECK (status IN ('pending','assigned','running','completed','failed','canceling','canceled')),
+    attempt          INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL CHECK (max_attempts >= 1),
+    worker_id        TEXT,
+    lease_expires_at INTEGER,
+    run_after        INTEGER NOT NULL,
+    progress         REAL NOT NULL DEFAULT 0,
+    error            TEXT,
+    result           TEXT,
+    resume_data      TEXT,
+    created_at       INTEGER NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER
+  ) STRICT;
+  CREATE INDEX tasks_job ON tasks (job_id, created_at, id);
+  -- Claim: one range scan per kind, already in hand-out order; run_after is in the index so the
+  -- due check needs no table lookup. Only pending rows are indexed, so it stays small.
+  CREATE INDEX tasks_claim ON tasks (kind, priority DESC, created_at, id, run_after) WHERE status = 'pending';
+  -- nextDueAt: the earliest run_after per kind is the first entry of its range.
+  CREATE INDEX tasks_due ON tasks (kind, run_after) WHERE status = 'pending';
+  -- The janitor: expired leases are a prefix of this index. The WHERE must stay textually equal
+  -- to HELD_SQL in connection.ts for the planner to use it.
+  CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE status IN ('assigned', 'running', 'canceling');
+
+  CREATE TABLE workers (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    hostname          TEXT NOT NULL,
+    capabilities      TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('online','offline')),
+    registered_at     INTEGER NOT NULL,
+    last_heartbeat_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE artifacts (
+    job_id       TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id      TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    sha256       TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    UNIQUE (job_id, name)
+  ) STRICT;
+  CREATE INDEX artifacts_task ON artifacts (task_id);
+
+  CREATE TABLE events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id    TEXT,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX events_job_id ON events (job_id, id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+function userVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export function migrate(db: Db): void {
+  const found = userVersion(db);
+  if (found > SCHEMA_VERSION) {
+    throw new VidfleetError(
+      'INTERNAL',
+      `The database ${db.name} has schema version ${found}, newer than this vidfleet knows (${SCHEMA_VERSION}); upgrade vidfleet or use another database.`,
+    );
+  }
+  MIGRATIONS.forEach((sql, i) => {
+    const version = i + 1;
+    db.transaction(() => {
+      if (userVersion(db) >= version) return;
+      db.exec(sql);
+      db.pragma(`user_version = ${version}`);
+    }).immediate();
+  });
+}
