@@ -22,6 +22,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
       error = new VidfleetError('INTERNAL', 'Internal error; see the coordinator log.');
     }
     if (error.status >= 500 && err instanceof VidfleetError) request.log.error({ err }, error.message);
+    // An upload refused part-way leaves unread bytes on the socket: close it after this answer
+    // rather than let the next request on the connection be parsed out of them.
+    if (!request.raw.complete) void reply.header('connection', 'close');
     void reply.status(error.status).send(error.toBody());
   });
 

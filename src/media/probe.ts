@@ -283,6 +283,11 @@ export async function probeRaw(input: string, options: ProbeOptions = {}): Promi
 /** Probes a file and insists it has a video stream a decoder can use. */
 export async function probeFile(input: string, options: ProbeOptions = {}): Promise<ProbeReport> {
   const report = normaliseProbe(await probeRaw(input, options));
+  // ffmpeg's tty demuxer "plays" any text file (.txt, .ans, …) as ANSI art: a video stream
+  // that no one would call a video.
+  if (report.container.format === 'tty') {
+    throw new VidfleetError('NOT_A_VIDEO', `${input} is a text file, not a video (ffprobe can only render it as ANSI art). Check that this is the right file.`);
+  }
   if (report.primaryVideo === null) {
     const kinds = report.streams.map((s) => (s.type === 'video' && s.video ? `video ${s.video.width}x${s.video.height}` : s.type));
     const found = kinds.length ? `it has ${kinds.join(', ')}` : 'it has no streams';

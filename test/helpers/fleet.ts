@@ -21,7 +21,9 @@ export async function startTestFleet(options: { workers?: number; concurrency?: 
   const dir = await mkdtemp(join(tmpdir(), 'vidfleet-test-'));
   const coordinator = await startCoordinator({ port: 0, dataDir: join(dir, 'data'), logLevel: (process.env.VIDFLEET_TEST_LOG as 'error' | undefined) ?? 'silent', ...options.coordinator });
   const workers: WorkerAgent[] = [];
-  const quiet = (): void => {};
+  const quiet = process.env.VIDFLEET_TEST_LOG
+    ? (message: string, fields?: Record<string, unknown>): void => void process.stderr.write(`[worker] ${message} ${JSON.stringify(fields ?? {})}\n`)
+    : (): void => {};
   const fleet: TestFleet = {
     dir,
     coordinator,

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { VidfleetError, type ProbeReport, type ThumbnailFormat, type ThumbnailParams, type ThumbnailResult } from '../../protocol/index.js';
 import { hasEncoder } from '../capabilities.js';
 import { classifyFailure, readInputHead, stderrShowsCorruption } from '../errors.js';
-import { probeFile, probeRaw } from '../probe.js';
+import { imageFileSize } from '../image-size.js';
+import { probeFile } from '../probe.js';
 import { ffmpegBinary, ffmpegInputArg, PROTOCOL_WHITELIST, runProcess } from '../process.js';
 import { createProgressParser } from '../progress.js';
 import type { KindRunner, TaskContext } from './kind.js';
@@ -169,7 +170,7 @@ export const thumbnailRunner: KindRunner = {
     }
     if (grab.stderr.trim()) ctx.log(`thumbnail: ffmpeg reported while decoding: ${grab.stderr.trim().split('\n').slice(-5).join(' | ')}`);
 
-    const image = (await probeRaw(out, { signal: ctx.signal })).streams?.[0];
+    const image = await imageFileSize(out);
     if (!image?.width || !image.height) throw new VidfleetError('FFMPEG_FAILED', `ffmpeg wrote ${name} but it cannot be read back as an image.`);
     await ctx.emitArtifact({ name, path: out, contentType: format === 'webp' ? 'image/webp' : 'image/jpeg' });
     ctx.onProgress({ progress: 1, message: 'done' });
