@@ -33,8 +33,13 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.body);
     }
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? 60_000);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // One controller per request, unhooked from the caller's signal when the request ends: a
+    // long-lived signal (a worker's stop signal) would otherwise collect a listener per claim.
+    const controller = new AbortController();
+    const abort = (): void => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', abort, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error(`request to ${path} timed out`)), options.timeoutMs ?? 60_000);
+    const signal = controller.signal;
     let response: Response;
     try {
       response = await fetch(this.baseUrl + path, {
@@ -54,6 +59,9 @@ export class HttpClient {
         details: { network: true },
         cause: err,
       });
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
     }
     if (!response.ok) throw await errorFromResponse(response);
     return response;

@@ -13,8 +13,8 @@ export function buildCoordinatorApp(deps: CoordinatorDeps): FastifyInstance {
     bodyLimit: 4 * 1024 * 1024,
     // Keep unknown fields as errors (additionalProperties: false), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
-    // On close, drop idle keep-alive sockets but let in-flight requests finish.
-    forceCloseConnections: 'idle',
+    // server.ts lets in-flight requests finish first; then every socket, idle or not, goes.
+    forceCloseConnections: true,
   });
   installErrorHandlers(app);
   registerJobRoutes(app, deps);

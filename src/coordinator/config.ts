@@ -18,6 +18,8 @@ export interface CoordinatorConfig {
   janitorIntervalMs: number;
   /** A waiting claim re-reads the database this often even without a wake-up (the safety net). */
   claimRecheckMs: number;
+  /** On shutdown, in-flight requests get this long to finish before their connections are cut. */
+  shutdownGraceMs: number;
   /** First retry delay; doubles per attempt, with jitter, up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
@@ -45,6 +47,7 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
     maxClaimWaitSeconds: options.maxClaimWaitSeconds ?? 30,
     janitorIntervalMs: options.janitorIntervalMs ?? 2_000,
     claimRecheckMs: options.claimRecheckMs ?? 1_000,
+    shutdownGraceMs: options.shutdownGraceMs ?? 5_000,
     retryBaseMs: options.retryBaseMs ?? 2_000,
     retryMaxMs: options.retryMaxMs ?? 5 * 60_000,
     logLevel: options.logLevel ?? 'warn',

@@ -35,6 +35,11 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     shutdown: shutdown.signal,
   };
   const app = buildCoordinatorApp(deps);
+  const inFlight = new Set<unknown>();
+  app.server.on('request', (_req, res: import('node:http').ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   const janitor = startJanitor(deps, app.log);
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -60,6 +65,10 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       // is still using the store when it closes.
       shutdown.abort();
       await janitor.stop();
+      // In-flight requests (an upload, a completion) get the grace period to finish; then the
+      // app closes every socket, since keep-alive clients would hold idle ones for seconds.
+      const deadline = Date.now() + config.shutdownGraceMs;
+      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await app.close();
       await store.close();
     },

@@ -100,8 +100,12 @@ export class WorkerAgent {
       const free = this.config.concurrency - this.active.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
-          this.slotFreed = resolve;
-          stop.addEventListener('abort', () => resolve(), { once: true });
+          const done = (): void => {
+            stop.removeEventListener('abort', done);
+            resolve();
+          };
+          this.slotFreed = done;
+          stop.addEventListener('abort', done, { once: true });
         });
         continue;
       }
@@ -157,10 +161,12 @@ export class WorkerAgent {
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const done = (): void => {
       clearTimeout(timer);
+      signal.removeEventListener('abort', done);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
   });
 }

@@ -1,13 +1,12 @@
 // End to end through real HTTP: submit → claim → run (real ffmpeg) → artifacts, for probe and
 // thumbnail, with inputs from the store, a worker path and an HTTP server.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleClip } from '../../src/media/sample.js';
 import { fileUri, type Artifact, type Job, type ProbeReport, type ThumbnailResult } from '../../src/protocol/index.js';
+import { startMediaServer } from '../helpers/clips.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 
 let fleet: TestFleet;
@@ -74,10 +73,9 @@ describe('probe and thumbnail end to end', () => {
   });
 
   it('makes a WebP thumbnail at a time offset from an http:// input', async () => {
-    const server = await serveFile(clip);
+    const server = await startMediaServer();
     try {
-      const address = server.address() as { port: number };
-      const job = await runJob('thumbnail', `http://127.0.0.1:${address.port}/clip.mp4`, { time: 1.5, height: 90, format: 'webp' });
+      const job = await runJob('thumbnail', `${server.url}/clip.mp4?path=${encodeURIComponent(clip)}`, { time: 1.5, height: 90, format: 'webp' });
       expect(job.status, JSON.stringify(job.error)).toBe('completed');
       const result = job.result as ThumbnailResult;
       expect(result).toMatchObject({ width: 160, height: 90, format: 'webp' });
@@ -85,7 +83,7 @@ describe('probe and thumbnail end to end', () => {
       expect(bytes.subarray(0, 4).toString('latin1')).toBe('RIFF');
       expect(bytes.subarray(8, 12).toString('latin1')).toBe('WEBP');
     } finally {
-      server.close();
+      await server.close();
     }
   });
 
@@ -109,23 +107,3 @@ describe('probe and thumbnail end to end', () => {
     expect(thumbs.jobs.every((j) => j.kind === 'thumbnail' && j.status === 'completed')).toBe(true);
   });
 });
-
-/** A minimal static file server with single-range support, like a CDN would be. */
-function serveFile(path: string): Promise<Server> {
-  return new Promise((resolve) => {
-    const server = createServer(async (req, res) => {
-      const { size } = await stat(path);
-      const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-      if (m) {
-        const start = Number(m[1]);
-        const end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-        res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1, 'accept-ranges': 'bytes', 'content-type': 'video/mp4' });
-        createReadStream(path, { start, end }).pipe(res);
-      } else {
-        res.writeHead(200, { 'content-length': size, 'accept-ranges': 'bytes', 'content-type': 'video/mp4' });
-        createReadStream(path).pipe(res);
-      }
-    });
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}

@@ -19,7 +19,7 @@ export interface TestFleet {
 
 export async function startTestFleet(options: { workers?: number; concurrency?: number; coordinator?: CoordinatorOptions } = {}): Promise<TestFleet> {
   const dir = await mkdtemp(join(tmpdir(), 'vidfleet-test-'));
-  const coordinator = await startCoordinator({ port: 0, dataDir: join(dir, 'data'), logLevel: (process.env.VIDFLEET_TEST_LOG as 'error' | undefined) ?? 'silent', ...options.coordinator });
+  const coordinator = await startCoordinator({ port: 0, dataDir: join(dir, 'data'), logLevel: (process.env.VIDFLEET_TEST_LOG as 'error' | undefined) ?? 'silent', shutdownGraceMs: 500, ...options.coordinator });
   const workers: WorkerAgent[] = [];
   const quiet = process.env.VIDFLEET_TEST_LOG
     ? (message: string, fields?: Record<string, unknown>): void => void process.stderr.write(`[worker] ${message} ${JSON.stringify(fields ?? {})}\n`)
