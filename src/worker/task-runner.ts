@@ -88,17 +88,25 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
   const uploads: Promise<unknown>[] = [];
   let workDir: string | null = null;
   try {
-    // First write of the attempt: marks it running, and proves we still hold it.
-    onLeaseState((await client.progress(workerId, task.taskId, { attempt: task.attempt, progress: 0 })).state);
+    // First write of the attempt: marks it running and proves we still hold it. It travels
+    // while the scratch directory and the input are prepared (one round trip off each job).
+    const [started, madeDir, resolved] = await Promise.allSettled([
+      client.progress(workerId, task.taskId, { attempt: task.attempt, progress: 0 }),
+      mkdir(env.workDir, { recursive: true }).then(() => mkdtemp(join(env.workDir, `${task.taskId}-a${task.attempt}-`))),
+      resolveInput(task.input, client.baseUrl),
+    ]);
+    if (madeDir.status === 'fulfilled') workDir = madeDir.value; // so `finally` removes it
+    if (started.status === 'rejected') throw started.reason;
+    onLeaseState(started.value.state);
     if (signal.aborted) return;
+    if (madeDir.status === 'rejected') throw madeDir.reason;
+    if (resolved.status === 'rejected') throw resolved.reason;
     const runner = env.runners.get(task.kind);
     if (!runner) throw new VidfleetError('INTERNAL', `This worker cannot run "${task.kind}" tasks.`);
-    await mkdir(env.workDir, { recursive: true });
-    workDir = await mkdtemp(join(env.workDir, `${task.taskId}-a${task.attempt}-`));
     const ctx: TaskContext = {
-      input: await resolveInput(task.input, client.baseUrl),
+      input: resolved.value,
       params: task.params,
-      workDir,
+      workDir: madeDir.value,
       signal,
       onProgress: (update) => {
         latest = { ...update, progress: Math.min(1, Math.max(0, update.progress)) };
