@@ -1,6 +1,7 @@
 // The media layer: ffmpeg/ffprobe runners and the job kinds a worker can run.
 import type { KindName } from '../protocol/index.js';
 import type { KindRunner } from './kinds/kind.js';
+import { noopRunner } from './kinds/noop.js';
 import { probeRunner } from './kinds/probe.js';
 import { thumbnailRunner } from './kinds/thumbnail.js';
 
@@ -8,6 +9,7 @@ import { thumbnailRunner } from './kinds/thumbnail.js';
 export const KIND_RUNNERS = {
   probe: probeRunner,
   thumbnail: thumbnailRunner,
+  noop: noopRunner,
 } as const satisfies Partial<Record<KindName, KindRunner>>;
 
 export type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from './kinds/kind.js';

@@ -28,6 +28,9 @@ export const ERROR_CATALOG = {
   // --- fencing: a worker write for an attempt that is no longer current ---
   STALE_ATTEMPT: { status: 409, retryable: false, hint: 'This worker no longer holds the task; drop it and claim new work.' },
   TASK_NOT_RUNNABLE: { status: 409, retryable: false, hint: 'The task is already finished or canceled.' },
+  IDEMPOTENCY_CONFLICT: { status: 409, retryable: false, hint: 'This Idempotency-Key was used for a different request; use a new key for a new job.' },
+  JOB_FINISHED: { status: 409, retryable: false, hint: 'The job already ended; there is nothing to cancel.' },
+  CANCELED: { status: 409, retryable: false, hint: 'The job was canceled by a user.' },
   // --- task failures reported by workers ---
   NOT_A_VIDEO: { status: 422, retryable: false, hint: 'The input has no decodable video stream; check the file.' },
   INPUT_CORRUPT: { status: 422, retryable: false, hint: 'The input is damaged or truncated; re-export or re-download it.' },
@@ -36,6 +39,8 @@ export const ERROR_CATALOG = {
   FFMPEG_MISSING: { status: 500, retryable: true, hint: 'Install ffmpeg on the worker: apt-get install -y ffmpeg.' },
   FFMPEG_FAILED: { status: 500, retryable: true, hint: 'See the task log for the ffmpeg error.' },
   WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },
+  TASK_TIMEOUT: { status: 500, retryable: true, hint: 'The attempt ran past the kind\'s maximum run time; it is retried, or raise the limit.' },
+  RATE_LIMITED: { status: 429, retryable: true, hint: 'Too many requests; wait for Retry-After seconds.' },
   // --- server side ---
   STORAGE_FAILED: { status: 500, retryable: true, hint: 'The coordinator could not write to its store; check disk space and permissions.' },
   INTERNAL: { status: 500, retryable: true, hint: 'An unexpected error; the coordinator log has details.' },

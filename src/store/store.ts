@@ -16,6 +16,11 @@ export interface NewTask {
   input: string;
   params: Record<string, unknown>;
   maxAttempts: number;
+  /**
+   * Longest one attempt may run, heartbeats or not (a hung ffmpeg that still heartbeats).
+   * Set at claim as run_deadline_at = now + maxRunMs; heartbeats never extend it.
+   */
+  maxRunMs: number;
 }
 
 export interface NewJob {
@@ -25,6 +30,19 @@ export interface NewJob {
   priority: number;
   /** The tasks that make up the job; a probe or thumbnail job has exactly one. */
   tasks: NewTask[];
+}
+
+/**
+ * Idempotent submission: the same (owner, key) within `ttlMs` returns the job it first created
+ * (created: false) when `requestHash` matches, and throws IDEMPOTENCY_CONFLICT when it does
+ * not. Concurrent submissions with one key create exactly one job.
+ */
+export interface IdempotencyOptions {
+  owner: string;
+  key: string;
+  /** Hash of the canonical request body. */
+  requestHash: string;
+  ttlMs: number;
 }
 
 export interface ListJobsFilter {
@@ -70,6 +88,14 @@ export interface RequeueResult {
   requeued: number;
   /** Tasks failed for good because their attempts were used up. */
   failed: number;
+  /** canceling tasks whose worker never confirmed within the grace period, now canceled. */
+  canceled: number;
+}
+
+export interface PruneResult {
+  jobs: number;
+  /** Storage keys of the pruned jobs' artifacts, for the caller to delete from the BlobStore. */
+  artifactKeys: string[];
 }
 
 export interface Store {
@@ -79,13 +105,22 @@ export interface Store {
 
   // ---- jobs ----
   /** Inserts the job and all its tasks in one transaction; tasks start pending. */
-  createJob(job: NewJob): Promise<Job>;
+  createJob(job: NewJob, options?: { idempotency?: IdempotencyOptions }): Promise<{ job: Job; created: boolean }>;
+  /**
+   * Cancels a job: pending/assigned tasks become canceled at once; running ones become
+   * canceling (their worker learns it from its next heartbeat/progress answer) with the lease
+   * cut to at most `graceMs`, after which the janitor forces them canceled. A finished job
+   * is returned unchanged. Throws JOB_NOT_FOUND.
+   */
+  cancelJob(jobId: string, graceMs: number): Promise<Job>;
   getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null>;
   listJobs(filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   listEvents(jobId: string, afterId?: number): Promise<JobEvent[]>;
 
   // ---- workers ----
   registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker>;
+  /** A draining worker says goodbye: marked offline; it must have handed its tasks back first. */
+  deregisterWorker(workerId: string): Promise<void>;
   getWorker(id: string): Promise<Worker | null>;
   listWorkers(): Promise<Worker[]>;
 
@@ -111,13 +146,26 @@ export interface Store {
   /**
    * Fenced. A retryable error with attempts left puts the task back to pending, due after
    * `retryDelayMs`, keeping `resumeData` for the next attempt; anything else fails the task and
-   * its job. Answers the task's new status.
+   * its job. A canceling task (the user canceled; the worker confirms by failing it) becomes
+   * canceled. Answers the task's new status.
    */
-  failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed'>;
+  failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed' | 'canceled'>;
 
-  // ---- housekeeping (janitor) ----
-  /** Tasks whose lease ran out go back to pending (attempts left) or fail with WORKER_LOST. */
+  // ---- housekeeping (janitor); every operation is safe to run on several coordinators at once ----
+  /**
+   * Tasks whose lease ran out, or whose attempt passed its run deadline, go back to pending
+   * (attempts left; WORKER_LOST / TASK_TIMEOUT recorded as the attempt's error) or fail for good;
+   * canceling tasks past their grace become canceled. Each update re-checks the lease it read,
+   * so a task completed meanwhile is never touched.
+   */
   requeueExpiredLeases(): Promise<RequeueResult>;
+  /** Workers with no heartbeat for `silentMs` become offline; answers how many. */
+  markSilentWorkersOffline(silentMs: number): Promise<number>;
+  /**
+   * Deletes jobs finished more than `olderThanMs` ago (tasks, artifacts rows, events with them)
+   * and idempotency keys past their TTL, at most `limit` jobs per call so the table lock is short.
+   */
+  pruneFinished(olderThanMs: number, limit: number): Promise<PruneResult>;
   /** Earliest time (ms since epoch) a pending task of these kinds becomes due, or null if none waits. */
   nextDueAt(kinds: string[]): Promise<number | null>;
 

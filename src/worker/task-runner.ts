@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { VidfleetClient } from '../client/api-client.js';
 import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '../media/kinds/kind.js';
-import { VidfleetError, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
+import { KINDS, VidfleetError, isKindName, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
 import { resolveInput } from '../sources/resolve.js';
 import { retryWhileUnreachable } from './retry.js';
 
@@ -93,7 +93,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
     const [started, madeDir, resolved] = await Promise.allSettled([
       client.progress(workerId, task.taskId, { attempt: task.attempt, progress: 0 }),
       mkdir(env.workDir, { recursive: true }).then(() => mkdtemp(join(env.workDir, `${task.taskId}-a${task.attempt}-`))),
-      resolveInput(task.input, client.baseUrl),
+      isKindName(task.kind) && !KINDS[task.kind].readsInput ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
     ]);
     if (madeDir.status === 'fulfilled') workDir = madeDir.value; // so `finally` removes it
     if (started.status === 'rejected') throw started.reason;

@@ -17,16 +17,16 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
     const body = request.body as SubmitJobBody;
     const kind = validateKind(body.kind);
     const params = validateParams(kind, body.params);
-    const input = parseInput(body.input);
-    if (input.scheme === 'store' && !(await blobs.stat(input.key))) {
+    const input = KINDS[kind].readsInput ? parseInput(body.input) : null;
+    if (input?.scheme === 'store' && !(await blobs.stat(input.key))) {
       throw new VidfleetError('INPUT_NOT_FOUND', `Nothing is stored at ${body.input}; upload the file first (POST /v1/uploads, or vidfleet submit with a local path).`);
     }
-    const job = await store.createJob({
+    const { job } = await store.createJob({
       kind,
       input: body.input,
       params,
       priority: body.priority ?? 0,
-      tasks: [{ kind, input: body.input, params, maxAttempts: KINDS[kind].maxAttempts }],
+      tasks: [{ kind, input: body.input, params, maxAttempts: KINDS[kind].maxAttempts, maxRunMs: KINDS[kind].maxRunMs }],
     });
     tasksReady.notify();
     return reply.status(201).send(job);

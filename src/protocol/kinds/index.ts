@@ -1,6 +1,7 @@
 // The registry of job kinds the wire protocol knows: name → parameter schema. The coordinator
 // validates submissions against it; workers implement the same names in media/kinds.
 import type { TObject } from '@sinclair/typebox';
+import { NoopParamsSchema } from './noop.js';
 import { ProbeParamsSchema } from './probe.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
 
@@ -10,6 +11,10 @@ export interface KindSpec {
   readonly params: TObject;
   /** Attempts before a retryable failure becomes final. */
   readonly maxAttempts: number;
+  /** Longest one attempt may run before it is stopped and retried (ms). */
+  readonly maxRunMs: number;
+  /** False for kinds that never open their input (noop): it is then not validated or resolved. */
+  readonly readsInput: boolean;
   /** Checks that span several fields; answers a message naming the problem, or null. */
   readonly refine?: (params: Record<string, unknown>) => string | null;
 }
@@ -20,13 +25,25 @@ export const KINDS = {
     description: 'Container, duration, bit rate and every stream (codec, size, aspect, frame rate, rotation, colour/HDR, audio layout).',
     params: ProbeParamsSchema,
     maxAttempts: 3,
+    maxRunMs: 10 * 60_000,
+    readsInput: true,
   },
   thumbnail: {
     name: 'thumbnail',
     description: 'One JPEG or WebP image at a time offset or a fraction of the duration, scaled, rotation applied.',
     params: ThumbnailParamsSchema,
     maxAttempts: 3,
+    maxRunMs: 10 * 60_000,
+    readsInput: true,
     refine: thumbnailParamsProblem,
+  },
+  noop: {
+    name: 'noop',
+    description: 'Does no media work (optionally sleeps sleepMs): for measuring dispatch overhead and checking a fleet end to end.',
+    params: NoopParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 2 * 3_600_000,
+    readsInput: false,
   },
 } as const satisfies Record<string, KindSpec>;
 
@@ -41,5 +58,6 @@ export function isKindName(value: string): value is KindName {
   return Object.hasOwn(KINDS, value);
 }
 
+export * from './noop.js';
 export * from './probe.js';
 export * from './thumbnail.js';

@@ -1,0 +1,28 @@
+// `noop`: no media work; sleeps `sleepMs` if asked, stopping early on cancel or lease loss.
+import type { NoopParams, NoopResult } from '../../protocol/index.js';
+import type { KindRunner, TaskContext } from './kind.js';
+
+export const noopRunner: KindRunner = {
+  name: 'noop',
+  async run(ctx: TaskContext): Promise<NoopResult> {
+    const { sleepMs = 0 } = ctx.params as NoopParams;
+    if (sleepMs > 0) {
+      const started = Date.now();
+      await new Promise<void>((resolve, reject) => {
+        const tick = setInterval(() => ctx.onProgress({ progress: Math.min(1, (Date.now() - started) / sleepMs) }), 500);
+        const finish = (err?: unknown): void => {
+          clearInterval(tick);
+          clearTimeout(timer);
+          ctx.signal.removeEventListener('abort', onAbort);
+          if (err === undefined) resolve();
+          else reject(err);
+        };
+        const onAbort = (): void => finish(ctx.signal.reason);
+        const timer = setTimeout(() => finish(), sleepMs);
+        if (ctx.signal.aborted) onAbort();
+        else ctx.signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    return { sleptMs: sleepMs };
+  },
+};
