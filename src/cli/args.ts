@@ -13,14 +13,15 @@ const COMMON: Options = {
 };
 
 export const COMMAND_OPTIONS: Record<string, Options> = {
-  up: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' } },
-  coordinator: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, 'lease-ms': { type: 'string' }, 'max-upload': { type: 'string' } },
-  worker: { concurrency: { type: 'string' }, name: { type: 'string' }, kinds: { type: 'string' } },
-  submit: { param: { type: 'string', multiple: true, short: 'p' }, priority: { type: 'string' }, wait: { type: 'boolean' } },
+  up: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' } },
+  coordinator: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'lease-ms': { type: 'string' }, 'max-upload': { type: 'string' }, 'retention-days': { type: 'string' } },
+  worker: { concurrency: { type: 'string' }, name: { type: 'string' }, kinds: { type: 'string' }, 'drain-timeout': { type: 'string' } },
+  submit: { param: { type: 'string', multiple: true, short: 'p' }, priority: { type: 'string' }, wait: { type: 'boolean' }, 'idempotency-key': { type: 'string' } },
   status: {},
   jobs: { status: { type: 'string' }, kind: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
   get: { output: { type: 'string', short: 'o' } },
   watch: {},
+  cancel: {},
   demo: { output: { type: 'string', short: 'o' }, data: { type: 'string' }, port: { type: 'string' } },
 };
 

@@ -20,7 +20,8 @@ export async function startLocalFleet(options: CoordinatorOptions & { workers: n
   const logFile = options.workerLog === 'file' ? createWriteStream(join(coordinator.config.dataDir, 'workers.log'), { flags: 'a' }) : null;
   const workers: ChildProcess[] = [];
   for (let i = 0; i < options.workers; i++) {
-    const args = [CLI_MAIN, 'worker', '--coordinator', coordinator.url, '--name', `local-${i + 1}`];
+    // Local workers hand running tasks back at once when the fleet stops (no drain).
+    const args = [CLI_MAIN, 'worker', '--coordinator', coordinator.url, '--name', `local-${i + 1}`, '--drain-timeout', '0'];
     if (options.workerConcurrency) args.push('--concurrency', String(options.workerConcurrency));
     const child = spawn(process.execPath, args, { stdio: ['ignore', logFile ? 'pipe' : 'inherit', logFile ? 'pipe' : 'inherit'] });
     if (logFile) {

@@ -2,24 +2,28 @@
 import { VidfleetClient } from '../client/api-client.js';
 import { parseCommandArgs } from './args.js';
 import { demoCommand } from './commands/demo.js';
-import { getCommand, jobsCommand, statusCommand, submitCommand, watchCommand } from './commands/jobs.js';
+import { cancelCommand, getCommand, jobsCommand, statusCommand, submitCommand, watchCommand } from './commands/jobs.js';
 import { coordinatorCommand, upCommand, workerCommand } from './commands/servers.js';
 import { println, reportError, UsageError } from './output.js';
 
 const USAGE = `vidfleet — distributed video processing
 
 Usage:
-  vidfleet up [--port 8000] [--data DIR] [--workers N] [--concurrency N]
+  vidfleet up [--port 8000] [--data DIR] [--db URL] [--workers N] [--concurrency N]
                                    coordinator + N local workers (SQLite + files under DIR, default ./.vidfleet)
   vidfleet demo [FILE] [-o DIR]    bring everything up, probe + thumbnail FILE (or a generated sample), save, stop
-  vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--lease-ms N] [--max-upload BYTES]
-  vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail]
-  vidfleet submit <kind> <input> [--param key=value]… [--priority N] [--wait] [--json]
+  vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--db postgres://…] [--lease-ms N]
+                     [--max-upload BYTES] [--retention-days 7]
+  vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail] [--drain-timeout 300]
+  vidfleet submit <kind> <input> [--param key=value]… [--priority N] [--idempotency-key K] [--wait] [--json]
                                    input: a local file (uploaded), store://key, file:///path, http(s)://url
   vidfleet status <job> [--json]
   vidfleet jobs [--status S] [--kind K] [--limit N] [--json]
   vidfleet watch <job> [--json]    progress bar until the job ends; exit 0 on success, 1 on failure
   vidfleet get <job> [-o DIR]      download the job's artifacts (default ./<job>)
+  vidfleet cancel <job> [--json]   cancel a job; running tasks are stopped by their workers
+
+The database comes from --db or VIDFLEET_DB (a SQLite path or a postgres:// URL; default DIR/vidfleet.db).
 
 The coordinator URL comes from --coordinator or VIDFLEET_URL (default http://127.0.0.1:8000).
 `;
@@ -51,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     case 'jobs': return jobsCommand(args, client);
     case 'get': return getCommand(args, client);
     case 'watch': return watchCommand(args, client);
+    case 'cancel': return cancelCommand(args, client);
     default: throw new UsageError(`unknown command "${command}"`);
   }
 }

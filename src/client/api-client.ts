@@ -25,8 +25,13 @@ export class VidfleetClient {
   }
 
   // ---- clients ----
-  submitJob(body: SubmitJobBody): Promise<Job> {
-    return this.http.json('/v1/jobs', { body });
+  submitJob(body: SubmitJobBody, options: { idempotencyKey?: string } = {}): Promise<Job> {
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    return this.http.json('/v1/jobs', { body, headers });
+  }
+
+  cancelJob(id: string): Promise<Job> {
+    return this.http.json(`/v1/jobs/${enc(id)}/cancel`, { method: 'POST', body: {} });
   }
 
   /** `waitSeconds` > 0 long-polls until the job ends or the time passes. */
@@ -66,6 +71,10 @@ export class VidfleetClient {
 
   async listWorkers(): Promise<Worker[]> {
     return (await this.http.json<{ workers: Worker[] }>('/v1/workers')).workers;
+  }
+
+  async deregisterWorker(workerId: string): Promise<void> {
+    await this.http.fetch(`/v1/workers/${enc(workerId)}`, { method: 'DELETE', timeoutMs: 10_000 });
   }
 
   heartbeat(workerId: string, tasks: TaskRef[]): Promise<HeartbeatResponse> {

@@ -7,7 +7,10 @@ export interface CoordinatorConfig {
   port: number;
   /** Holds vidfleet.db (SQLite) and store/ (blobs). */
   dataDir: string;
-  dbPath: string;
+  /** A SQLite file path, or a postgres:// URL (several coordinators may share one PostgreSQL). */
+  db: string;
+  /** PostgreSQL schema holding vidfleet's tables. */
+  dbSchema: string;
   storeDir: string;
   /** A claimed task is lost when no heartbeat renews it for this long. */
   leaseMs: number;
@@ -23,13 +26,19 @@ export interface CoordinatorConfig {
   /** First retry delay; doubles per attempt, with jitter, up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
+  /** A canceled running task's worker has this long to stop and confirm before it is forced. */
+  cancelGraceMs: number;
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlMs: number;
+  /** A worker silent this long is shown offline. */
+  workerOfflineMs: number;
+  /** Finished jobs (rows, events, artifacts) are deleted this long after they end. */
+  retentionMs: number;
+  pruneIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
 }
 
-export interface CoordinatorOptions extends Partial<Omit<CoordinatorConfig, 'dbPath' | 'storeDir'>> {
-  dbPath?: string;
-  storeDir?: string;
-}
+export type CoordinatorOptions = Partial<CoordinatorConfig>;
 
 const GiB = 1024 ** 3;
 
@@ -39,27 +48,39 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8000,
     dataDir,
-    dbPath: options.dbPath ?? join(dataDir, 'vidfleet.db'),
+    db: options.db ?? join(dataDir, 'vidfleet.db'),
+    dbSchema: options.dbSchema ?? 'vidfleet',
     storeDir: options.storeDir ?? join(dataDir, 'store'),
     leaseMs: options.leaseMs ?? 30_000,
-    heartbeatMs: options.heartbeatMs ?? 10_000,
+    // 3 s: a canceled task's worker hears of it within that even when ffmpeg reports nothing.
+    heartbeatMs: options.heartbeatMs ?? Math.min(3_000, Math.floor((options.leaseMs ?? 30_000) / 3)),
     maxUploadBytes: options.maxUploadBytes ?? 20 * GiB,
     maxClaimWaitSeconds: options.maxClaimWaitSeconds ?? 30,
-    janitorIntervalMs: options.janitorIntervalMs ?? 2_000,
+    janitorIntervalMs: options.janitorIntervalMs ?? Math.min(2_000, Math.max(50, Math.floor((options.leaseMs ?? 30_000) / 4))),
     claimRecheckMs: options.claimRecheckMs ?? 1_000,
     shutdownGraceMs: options.shutdownGraceMs ?? 5_000,
     retryBaseMs: options.retryBaseMs ?? 2_000,
     retryMaxMs: options.retryMaxMs ?? 5 * 60_000,
+    cancelGraceMs: options.cancelGraceMs ?? 10_000,
+    idempotencyTtlMs: options.idempotencyTtlMs ?? 24 * 3_600_000,
+    workerOfflineMs: options.workerOfflineMs ?? Math.max(30_000, 3 * (options.heartbeatMs ?? 3_000)),
+    retentionMs: options.retentionMs ?? 7 * 24 * 3_600_000,
+    pruneIntervalMs: options.pruneIntervalMs ?? 60_000,
     logLevel: options.logLevel ?? 'warn',
   };
   const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0-65535, got ${config.port}`);
-  for (const key of ['leaseMs', 'heartbeatMs', 'maxUploadBytes', 'janitorIntervalMs', 'claimRecheckMs', 'retryBaseMs', 'retryMaxMs'] as const) {
+  for (const key of ['leaseMs', 'heartbeatMs', 'maxUploadBytes', 'janitorIntervalMs', 'claimRecheckMs', 'retryBaseMs', 'retryMaxMs', 'cancelGraceMs', 'idempotencyTtlMs', 'workerOfflineMs', 'retentionMs', 'pruneIntervalMs'] as const) {
     if (!Number.isFinite(config[key]) || config[key] <= 0) problems.push(`${key} must be a positive number, got ${config[key]}`);
   }
   if (config.heartbeatMs >= config.leaseMs) problems.push(`heartbeatMs (${config.heartbeatMs}) must be shorter than leaseMs (${config.leaseMs}) or every task would lose its lease`);
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.dbSchema)) problems.push(`dbSchema must be a plain lower-case identifier, got "${config.dbSchema}"`);
   if (problems.length > 0) throw new Error(`Invalid coordinator configuration: ${problems.join('; ')}`);
   return config;
+}
+
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//.test(db);
 }
 
 /** Exponential backoff with jitter: attempt 1 waits ~base, attempt 2 ~2×base, … capped. */

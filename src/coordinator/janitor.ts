@@ -1,32 +1,62 @@
-// Puts tasks whose worker went silent back in the queue (or fails them when their attempts are
-// used up). Runs on a timer; the store's guarded update makes it safe to run anywhere.
+// Housekeeping on timers: expired leases back to the queue (or failed, or forced canceled),
+// silent workers shown offline, and finished jobs pruned after the retention period. Every
+// store operation it calls is a guarded update, so every coordinator may run it at once.
 import type { FastifyBaseLogger } from 'fastify';
 import type { CoordinatorDeps } from './deps.js';
 
-export function startJanitor(deps: CoordinatorDeps, log: FastifyBaseLogger): { stop(): Promise<void>; runOnce(): Promise<void> } {
+export interface Janitor {
+  runOnce(): Promise<void>;
+  pruneOnce(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Runs `task` every `ms`, never two at once; failures are logged, never thrown. */
+function every(ms: number, task: () => Promise<void>, log: FastifyBaseLogger, what: string): { stop(): Promise<void> } {
   let running: Promise<void> | null = null;
-  const runOnce = async (): Promise<void> => {
-    const { requeued, failed } = await deps.store.requeueExpiredLeases();
-    if (requeued > 0) deps.tasksReady.notify();
-    if (requeued > 0 || failed > 0) {
-      deps.jobsChanged.notify();
-      log.warn({ requeued, failed }, 'janitor: leases expired');
-    }
-  };
   const timer = setInterval(() => {
     if (running) return;
-    running = runOnce()
-      .catch((err: unknown) => log.error({ err }, 'janitor pass failed'))
+    running = task()
+      .catch((err: unknown) => log.error({ err }, `${what} failed`))
       .finally(() => {
         running = null;
       });
-  }, deps.config.janitorIntervalMs);
+  }, ms);
   timer.unref();
   return {
-    runOnce,
     async stop() {
       clearInterval(timer);
       await running;
+    },
+  };
+}
+
+export function startJanitor(deps: CoordinatorDeps, log: FastifyBaseLogger): Janitor {
+  const { store, blobs, config } = deps;
+  const runOnce = async (): Promise<void> => {
+    const { requeued, failed, canceled } = await store.requeueExpiredLeases();
+    if (requeued > 0) deps.tasksReady.notify();
+    if (requeued > 0 || failed > 0 || canceled > 0) {
+      deps.jobsChanged.notify();
+      log.warn({ requeued, failed, canceled }, 'janitor: leases expired');
+    }
+    await store.markSilentWorkersOffline(config.workerOfflineMs);
+  };
+  const pruneOnce = async (): Promise<void> => {
+    // Small batches keep each delete transaction short under load.
+    for (let round = 0; round < 20; round++) {
+      const { jobs, artifactKeys } = await store.pruneFinished(config.retentionMs, 200);
+      for (const key of artifactKeys) await blobs.delete(key);
+      if (jobs > 0) log.info({ jobs, artifacts: artifactKeys.length }, 'janitor: pruned finished jobs');
+      if (jobs < 200) break;
+    }
+  };
+  const leases = every(config.janitorIntervalMs, runOnce, log, 'janitor pass');
+  const pruning = every(config.pruneIntervalMs, pruneOnce, log, 'retention pass');
+  return {
+    runOnce,
+    pruneOnce,
+    async stop() {
+      await Promise.all([leases.stop(), pruning.stop()]);
     },
   };
 }

@@ -1,13 +1,13 @@
 // A running coordinator: store + blob store + HTTP app + janitor, listening on host:port.
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { SqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
 import { LocalBlobStore } from '../storage/local.js';
 import { buildCoordinatorApp } from './app.js';
 import { parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
 import type { CoordinatorDeps } from './deps.js';
-import { startJanitor } from './janitor.js';
+import { startJanitor, type Janitor } from './janitor.js';
+import { openStore } from './open-store.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RunningCoordinator {
@@ -15,7 +15,7 @@ export interface RunningCoordinator {
   config: CoordinatorConfig;
   app: FastifyInstance;
   store: Store;
-  janitor: { runOnce(): Promise<void> };
+  janitor: Janitor;
   close(): Promise<void>;
 }
 
@@ -23,8 +23,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const config = parseCoordinatorConfig(options);
   await mkdir(config.dataDir, { recursive: true });
   await mkdir(config.storeDir, { recursive: true });
-  const store = new SqliteStore({ path: config.dbPath });
-  await store.migrate();
+  const store = await openStore(config);
   const shutdown = new AbortController();
   const deps: CoordinatorDeps = {
     config,

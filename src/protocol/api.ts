@@ -10,6 +10,7 @@ export const SubmitJobBody = Type.Object(
     input: Type.String({ minLength: 1, description: 'store://key, file:///path or http(s)://url' }),
     params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher runs first; default 0.' })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Attempts before a retryable failure is final; default: the kind's (3)." })),
   },
   { additionalProperties: false },
 );

@@ -39,6 +39,7 @@ export const ERROR_CATALOG = {
   FFMPEG_MISSING: { status: 500, retryable: true, hint: 'Install ffmpeg on the worker: apt-get install -y ffmpeg.' },
   FFMPEG_FAILED: { status: 500, retryable: true, hint: 'See the task log for the ffmpeg error.' },
   WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },
+  WORKER_SHUTDOWN: { status: 503, retryable: true, hint: 'The worker shut down and handed the task back; another worker takes it at once.' },
   TASK_TIMEOUT: { status: 500, retryable: true, hint: 'The attempt ran past the kind\'s maximum run time; it is retried, or raise the limit.' },
   RATE_LIMITED: { status: 429, retryable: true, hint: 'Too many requests; wait for Retry-After seconds.' },
   // --- server side ---

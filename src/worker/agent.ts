@@ -29,6 +29,8 @@ export class WorkerAgent {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
   private slotFreed: (() => void) | null = null;
+  private resolveHandBack: () => void = () => {};
+  private readonly handBackRequested = new Promise<void>((resolve) => (this.resolveHandBack = resolve));
 
   constructor(options: Partial<WorkerConfig> & { coordinatorUrl: string }, private readonly log: WorkerLogger = jsonLogger) {
     this.config = parseWorkerConfig(options);
@@ -53,13 +55,33 @@ export class WorkerAgent {
     this.loop = this.claimLoop();
   }
 
-  /** Stops claiming; running attempts are handed back (failed as retryable) unless `drain`. */
-  async stop(options: { drain?: boolean } = {}): Promise<void> {
+  /**
+   * Stops claiming. Running attempts get `drainMs` to finish (0: none); whatever still runs then,
+   * or when handBack() is called meanwhile, is handed back so another worker takes it at once.
+   * Then the worker deregisters. Leases stay renewed while it drains.
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
     this.stopController.abort();
-    if (!options.drain) for (const attempt of this.active.values()) stopAttempt(attempt, 'shutdown');
     await this.loop;
-    await Promise.all([...this.active.values()].map((a) => a.done));
+    const drained = Promise.all([...this.active.values()].map((a) => a.done));
+    if (options.drainMs && options.drainMs > 0 && this.active.size > 0) {
+      this.log('draining', { running: this.active.size, drainMs: options.drainMs });
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, options.drainMs))), this.handBackRequested]);
+      clearTimeout(timer);
+    }
+    this.handBack();
+    await drained;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.workerId) {
+      await this.client.deregisterWorker(this.workerId).catch((err: unknown) => this.log('deregister failed', { error: String(err) }));
+    }
+  }
+
+  /** Hands every running attempt back now (the second Ctrl-C of a drain). */
+  handBack(): void {
+    this.resolveHandBack();
+    for (const attempt of this.active.values()) stopAttempt(attempt, 'shutdown');
   }
 
   private async capabilities(): Promise<WorkerCapabilities> {

@@ -130,9 +130,12 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
     await Promise.allSettled(uploads);
     onWriteError(err);
     if (attempt.stopReason === 'lost') return; // someone else owns the task now: report nothing
-    const error = attempt.stopReason === 'shutdown'
-      ? new VidfleetError('WORKER_LOST', 'The worker shut down before the task finished; it will be retried.')
-      : toVidfleetError(err, 'FFMPEG_FAILED');
+    const error =
+      attempt.stopReason === 'shutdown'
+        ? new VidfleetError('WORKER_SHUTDOWN', 'The worker shut down before the task finished and handed it back.')
+        : attempt.stopReason === 'cancel'
+          ? new VidfleetError('CANCELED', 'Canceled: the worker stopped the task and removed its partial files.')
+          : toVidfleetError(err, 'FFMPEG_FAILED');
     try {
       await retryWhileUnreachable(() => client.fail(workerId, task.taskId, task.attempt, error.toBody()), { forMs: env.leaseMs });
     } catch (reportErr) {

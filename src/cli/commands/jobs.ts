@@ -30,12 +30,15 @@ export async function submitCommand(args: Parsed, client: VidfleetClient): Promi
   const rawInput = requirePositional(args, 1, 'input (a local file, store://…, file:///…, or http(s)://…)');
   const json = Boolean(args.values.json);
   const input = await resolveSubmitInput(client, rawInput, json);
-  const job = await client.submitJob({
-    kind,
-    input,
-    params: parseParams(args.values.param as string[] | undefined),
-    priority: args.values.priority === undefined ? undefined : intOption(args, 'priority', 0),
-  });
+  const job = await client.submitJob(
+    {
+      kind,
+      input,
+      params: parseParams(args.values.param as string[] | undefined),
+      priority: args.values.priority === undefined ? undefined : intOption(args, 'priority', 0),
+    },
+    { idempotencyKey: args.values['idempotency-key'] as string | undefined },
+  );
   if (args.values.wait) return watchJob(client, job.id, json);
   if (json) printJson(job);
   else println(job.id);
@@ -138,4 +141,11 @@ export async function watchJob(client: VidfleetClient, jobId: string, json: bool
 
 export async function watchCommand(args: Parsed, client: VidfleetClient): Promise<number> {
   return watchJob(client, requirePositional(args, 0, 'job id'), Boolean(args.values.json));
+}
+
+export async function cancelCommand(args: Parsed, client: VidfleetClient): Promise<number> {
+  const job = await client.cancelJob(requirePositional(args, 0, 'job id'));
+  if (args.values.json) printJson(job);
+  else println(`${job.id} ${job.status}`);
+  return 0;
 }

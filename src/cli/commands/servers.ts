@@ -1,9 +1,15 @@
 // Long-running commands: up (coordinator + local workers), coordinator, worker.
 import { WorkerAgent } from '../../worker/agent.js';
 import { startCoordinator } from '../../coordinator/server.js';
+import { redact } from '../../coordinator/open-store.js';
 import { startLocalFleet } from '../local-fleet.js';
 import { println } from '../output.js';
 import { intOption, type Parsed } from '../args.js';
+
+/** --db, else VIDFLEET_DB, else the SQLite file under --data. */
+function dbOption(args: Parsed): string | undefined {
+  return (args.values.db as string | undefined) ?? (process.env.VIDFLEET_DB || undefined);
+}
 
 function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -17,11 +23,12 @@ export async function upCommand(args: Parsed): Promise<number> {
     port: intOption(args, 'port', 8000),
     host: args.values.host as string | undefined,
     dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
+    db: dbOption(args),
     workers: intOption(args, 'workers', 2),
     workerConcurrency: intOption(args, 'concurrency', 1),
   });
   println(`vidfleet is up at ${fleet.coordinator.url}`);
-  println(`  data: ${fleet.coordinator.config.dataDir} (SQLite ${fleet.coordinator.config.dbPath}, files ${fleet.coordinator.config.storeDir})`);
+  println(`  data: ${fleet.coordinator.config.dataDir} (database ${redact(fleet.coordinator.config.db)}, files ${fleet.coordinator.config.storeDir})`);
   println(`  workers: ${fleet.workers.length} local process(es)`);
   println(`  try: VIDFLEET_URL=${fleet.coordinator.url} npx vidfleet submit thumbnail path/to/video.mp4 --wait`);
   println('Press Ctrl-C to stop.');
@@ -36,6 +43,8 @@ export async function coordinatorCommand(args: Parsed): Promise<number> {
     port: intOption(args, 'port', 8000),
     host: args.values.host as string | undefined,
     dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
+    db: dbOption(args),
+    retentionMs: args.values['retention-days'] === undefined ? undefined : intOption(args, 'retention-days', 7) * 24 * 3_600_000,
     leaseMs: args.values['lease-ms'] === undefined ? undefined : intOption(args, 'lease-ms', 30_000),
     maxUploadBytes: args.values['max-upload'] === undefined ? undefined : intOption(args, 'max-upload', 0),
     logLevel: 'info',
@@ -55,10 +64,13 @@ export async function workerCommand(args: Parsed, coordinatorUrl: string): Promi
     kinds: kinds ? kinds.split(',').map((k) => k.trim()).filter(Boolean) : undefined,
   });
   await agent.start();
+  const drainMs = intOption(args, 'drain-timeout', 300) * 1000;
   const first = await untilSignal();
-  // First signal: hand running tasks back so another worker retries them at once. The store
-  // keeps them safe either way (a lease that is not renewed expires and is requeued).
-  void first;
-  await agent.stop({ drain: false });
+  // First signal: finish what runs (up to --drain-timeout s) without claiming more; a second
+  // one hands the rest back at once. Nothing is lost either way: a handed-back task is retried
+  // at once elsewhere, and one whose lease lapses is requeued by the janitor.
+  process.stderr.write(`${first}: draining ${agent.runningTasks} running task(s); send it again to hand them back now\n`);
+  void untilSignal().then(() => agent.handBack());
+  await agent.stop({ drainMs });
   return 0;
 }

@@ -1,35 +1,33 @@
 // Client routes for jobs: submit, list, get (optionally waiting for the end), events, kinds.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import {
-  GetJobQuery, KINDS, ListJobsQuery, SubmitJobBody, VidfleetError, isTerminalJobStatus, parseInput, type Job,
-} from '../../protocol/index.js';
+import { GetJobQuery, KINDS, ListJobsQuery, SubmitJobBody, VidfleetError, isTerminalJobStatus, type Job } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
-import { validateKind, validateParams } from '../params.js';
 import { longPollSignal } from '../http-errors.js';
+import { submitJob } from '../submit.js';
 
 const JobIdParams = Type.Object({ id: Type.String() });
 
 export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
-  const { store, blobs, tasksReady, jobsChanged } = deps;
+  const { store, jobsChanged } = deps;
 
   app.post('/v1/jobs', { schema: { body: SubmitJobBody } }, async (request, reply) => {
-    const body = request.body as SubmitJobBody;
-    const kind = validateKind(body.kind);
-    const params = validateParams(kind, body.params);
-    const input = KINDS[kind].readsInput ? parseInput(body.input) : null;
-    if (input?.scheme === 'store' && !(await blobs.stat(input.key))) {
-      throw new VidfleetError('INPUT_NOT_FOUND', `Nothing is stored at ${body.input}; upload the file first (POST /v1/uploads, or vidfleet submit with a local path).`);
+    const key = request.headers['idempotency-key'];
+    const { job, created } = await submitJob(deps, request.body as SubmitJobBody, Array.isArray(key) ? key[0] : key);
+    // 200 tells a retrying client it got the job its first request created.
+    return reply.status(created ? 201 : 200).send(job);
+  });
+
+  app.post('/v1/jobs/:id/cancel', { schema: { params: JobIdParams } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const before = await store.getJob(id);
+    if (!before) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
+    if (before.status === 'completed' || before.status === 'failed') {
+      throw new VidfleetError('JOB_FINISHED', `Job ${id} already ended (${before.status}); there is nothing to cancel.`);
     }
-    const { job } = await store.createJob({
-      kind,
-      input: body.input,
-      params,
-      priority: body.priority ?? 0,
-      tasks: [{ kind, input: body.input, params, maxAttempts: KINDS[kind].maxAttempts, maxRunMs: KINDS[kind].maxRunMs }],
-    });
-    tasksReady.notify();
-    return reply.status(201).send(job);
+    const job = await store.cancelJob(id, deps.config.cancelGraceMs);
+    jobsChanged.notify();
+    return job;
   });
 
   app.get('/v1/jobs', { schema: { querystring: ListJobsQuery } }, async (request) => {

@@ -39,7 +39,8 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     const body = request.body as FailBody;
     const status = await store.failTask({ workerId, taskId, attempt: body.attempt }, body.error as ErrorBody, {
       resumeData: body.resumeData,
-      retryDelayMs: retryDelayMs(config, body.attempt),
+      // A task handed back by a draining worker did not fail: another worker may take it now.
+      retryDelayMs: body.error.code === 'WORKER_SHUTDOWN' ? 0 : retryDelayMs(config, body.attempt),
     });
     if (status === 'pending') tasksReady.notify();
     jobsChanged.notify();

@@ -27,6 +27,13 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
 
   app.get('/v1/workers', async () => ({ workers: await store.listWorkers() }));
 
+  app.delete('/v1/workers/:workerId', { schema: { params: WorkerIdParams } }, async (request, reply) => {
+    const { workerId } = request.params as { workerId: string };
+    await requireWorker(workerId);
+    await store.deregisterWorker(workerId);
+    return reply.status(204).send();
+  });
+
   app.post('/v1/workers/:workerId/heartbeat', { schema: { params: WorkerIdParams, body: HeartbeatBody } }, async (request) => {
     const { workerId } = request.params as { workerId: string };
     await requireWorker(workerId);

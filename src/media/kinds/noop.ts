@@ -1,11 +1,15 @@
-// `noop`: no media work; sleeps `sleepMs` if asked, stopping early on cancel or lease loss.
+// `noop`: no media work; sleeps `sleepMs` if asked (stopping early on cancel or lease loss),
+// then uploads `artifactBytes` random bytes if asked.
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { NoopParams, NoopResult } from '../../protocol/index.js';
 import type { KindRunner, TaskContext } from './kind.js';
 
 export const noopRunner: KindRunner = {
   name: 'noop',
   async run(ctx: TaskContext): Promise<NoopResult> {
-    const { sleepMs = 0 } = ctx.params as NoopParams;
+    const { sleepMs = 0, artifactBytes } = ctx.params as NoopParams;
     if (sleepMs > 0) {
       const started = Date.now();
       await new Promise<void>((resolve, reject) => {
@@ -23,6 +27,14 @@ export const noopRunner: KindRunner = {
         else ctx.signal.addEventListener('abort', onAbort, { once: true });
       });
     }
-    return { sleptMs: sleepMs };
+    let artifactSha256: string | null = null;
+    if (artifactBytes !== undefined) {
+      const bytes = randomBytes(artifactBytes);
+      const path = join(ctx.workDir, 'noop.bin');
+      await writeFile(path, bytes);
+      artifactSha256 = createHash('sha256').update(bytes).digest('hex');
+      await ctx.emitArtifact({ name: 'noop.bin', path, contentType: 'application/octet-stream' });
+    }
+    return { sleptMs: sleepMs, artifactSha256 };
   },
 };

@@ -1,0 +1,51 @@
+// Turning a submission into a job: kind, params and input validated; an Idempotency-Key makes a
+// retried submit return the job the first one created instead of a duplicate.
+import { createHash } from 'node:crypto';
+import { KINDS, VidfleetError, parseInput, type Job, type SubmitJobBody } from '../protocol/index.js';
+import type { CoordinatorDeps } from './deps.js';
+import { validateKind, validateParams } from './params.js';
+
+/** Until keys and roles exist (issue 7) every client is this one owner. */
+export const ANONYMOUS_OWNER = 'anonymous';
+
+const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
+
+/** JSON with object keys sorted, so equal requests hash equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idempotencyKey: string | undefined): Promise<{ job: Job; created: boolean }> {
+  const kind = validateKind(body.kind);
+  const params = validateParams(kind, body.params);
+  const input = KINDS[kind].readsInput ? parseInput(body.input) : null;
+  if (input?.scheme === 'store' && !(await deps.blobs.stat(input.key))) {
+    throw new VidfleetError('INPUT_NOT_FOUND', `Nothing is stored at ${body.input}; upload the file first (POST /v1/uploads, or vidfleet submit with a local path).`);
+  }
+  if (idempotencyKey !== undefined && !KEY_PATTERN.test(idempotencyKey)) {
+    throw new VidfleetError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1-200 printable ASCII characters without spaces.');
+  }
+  const priority = body.priority ?? 0;
+  const maxAttempts = body.maxAttempts ?? KINDS[kind].maxAttempts;
+  const request = { kind, input: body.input, params, priority, maxAttempts };
+  const result = await deps.store.createJob(
+    { kind, input: body.input, params, priority, tasks: [{ kind, input: body.input, params, maxAttempts, maxRunMs: KINDS[kind].maxRunMs }] },
+    idempotencyKey === undefined
+      ? {}
+      : {
+          idempotency: {
+            owner: ANONYMOUS_OWNER,
+            key: idempotencyKey,
+            requestHash: createHash('sha256').update(canonicalJson(request)).digest('hex'),
+            ttlMs: deps.config.idempotencyTtlMs,
+          },
+        },
+  );
+  if (result.created) deps.tasksReady.notify();
+  return result;
+}
