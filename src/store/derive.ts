@@ -5,10 +5,10 @@
 // Rows are described as the SQLite store reads them: snake_case columns, timestamps as ms since
 // the epoch, JSON columns as text. A PostgreSQL store selects the same shape (`col::text` for
 // jsonb, bigint ms parsed to number) and reuses the mappers unchanged.
-import { ERROR_CATALOG, type ErrorBody } from '../protocol/errors.js';
+import { ERROR_CATALOG, VidfleetError, type ErrorBody } from '../protocol/errors.js';
 import type { ClaimedTask } from '../protocol/api.js';
 import type { Artifact, Job, JobStatus, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
-import type { JobEvent } from './store.js';
+import type { IdempotencyOptions, JobEvent, NewJob } from './store.js';
 
 /** Statuses in which a task belongs to one attempt of one worker: the only ones a fenced write accepts. */
 export const HELD_STATUSES = ['assigned', 'running', 'canceling'] as const satisfies readonly TaskStatus[];
@@ -25,7 +25,75 @@ export type StoreEventType =
   | 'task.retrying'
   | 'task.lease_expired'
   | 'task.canceled'
-  | 'artifact.added';
+  | 'artifact.added'
+  // added for issue 3 (cancellation, run deadlines)
+  | 'job.cancel_requested'
+  | 'task.canceling'
+  | 'task.timed_out';
+
+/** Job statuses a job never leaves; the only ones pruneFinished deletes. */
+export const FINISHED_JOB_STATUSES = ['completed', 'failed', 'canceled'] as const satisfies readonly JobStatus[];
+
+// ---- validation (the same refusals on every dialect) ----
+
+function invalid(message: string): VidfleetError {
+  return new VidfleetError('VALIDATION_FAILED', message);
+}
+
+const isPositiveInt = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 1;
+
+export function validateNewJob(job: NewJob): void {
+  if (job.tasks.length === 0) throw invalid(`A ${job.kind} job needs at least one task.`);
+  for (const t of job.tasks) {
+    if (!isPositiveInt(t.maxAttempts)) throw invalid(`Task maxAttempts must be an integer >= 1, got ${t.maxAttempts}.`);
+    if (!isPositiveInt(t.maxRunMs)) throw invalid(`Task maxRunMs must be an integer >= 1 (ms), got ${t.maxRunMs}.`);
+  }
+  if (!Number.isSafeInteger(job.priority)) throw invalid(`Job priority must be an integer, got ${job.priority}.`);
+}
+
+export function validateIdempotency(o: IdempotencyOptions): void {
+  if (typeof o.owner !== 'string') throw invalid('The idempotency owner must be a string.');
+  if (typeof o.key !== 'string' || o.key.length === 0 || o.key.length > 255) throw invalid('An Idempotency-Key must be 1 to 255 characters.');
+  if (typeof o.requestHash !== 'string' || o.requestHash.length === 0) throw invalid('The idempotency request hash must be a non-empty string.');
+  if (!isPositiveInt(o.ttlMs)) throw invalid(`The idempotency ttlMs must be an integer >= 1, got ${o.ttlMs}.`);
+}
+
+/** graceMs for cancelJob, olderThanMs for pruneFinished, silentMs for markSilentWorkersOffline. */
+export function validateDuration(name: string, ms: number): void {
+  if (!Number.isSafeInteger(ms) || ms < 0) throw invalid(`${name} must be an integer >= 0 (ms), got ${ms}.`);
+}
+
+export function validateLimit(name: string, n: number): void {
+  if (!isPositiveInt(n)) throw invalid(`${name} must be an integer >= 1, got ${n}.`);
+}
+
+// ---- idempotency ----
+
+export interface IdempotencyKeyRow {
+  owner: string;
+  key: string;
+  request_hash: string;
+  job_id: string;
+  expires_at: number;
+}
+
+/**
+ * What a submission with an idempotency key does, given the key's row (if any) read under the
+ * transaction's lock: 'create' a job (and write/replace the key), 'replay' the key's job, or
+ * 'conflict'. A key stays live until expires_at (exclusive).
+ */
+export function idempotencyDecision(row: Pick<IdempotencyKeyRow, 'request_hash' | 'expires_at'> | null | undefined, requestHash: string, now: number): 'create' | 'replay' | 'conflict' {
+  if (!row || row.expires_at <= now) return 'create';
+  return row.request_hash === requestHash ? 'replay' : 'conflict';
+}
+
+export function idempotencyConflict(o: Pick<IdempotencyOptions, 'key'>, jobId: string): VidfleetError {
+  return new VidfleetError(
+    'IDEMPOTENCY_CONFLICT',
+    `Idempotency-Key "${o.key}" was already used for a different request (it created job ${jobId}); send the same request to get that job back, or use a new key for a new job.`,
+    { details: { key: o.key, jobId } },
+  );
+}
 
 // ---- job aggregate ----
 
@@ -107,16 +175,47 @@ export type FailOutcome = 'pending' | 'failed' | 'canceled';
 
 /**
  * What a reported failure turns a held task into. A task being canceled is never retried: the
- * user asked for it to stop, and the failure is how the worker confirms it stopped.
+ * user asked for it to stop, and the failure is how the worker confirms it stopped. Nor is a
+ * task whose job has already failed (a sibling failed for good while this one was held): its
+ * job can never complete, so another attempt would only waste a worker.
  */
-export function afterFailure(task: { status: TaskStatus; attempt: number; maxAttempts: number }, retryable: boolean): FailOutcome {
+export function afterFailure(task: { status: TaskStatus; attempt: number; maxAttempts: number; jobStatus?: JobStatus }, retryable: boolean): FailOutcome {
   if (task.status === 'canceling') return 'canceled';
+  if (task.jobStatus === 'failed') return 'failed';
   return retryable && task.attempt < task.maxAttempts ? 'pending' : 'failed';
 }
 
 /** What an expired lease turns a held task into: the worker is presumed gone. */
-export function afterLeaseExpiry(task: { status: TaskStatus; attempt: number; maxAttempts: number }): FailOutcome {
+export function afterLeaseExpiry(task: { status: TaskStatus; attempt: number; maxAttempts: number; jobStatus?: JobStatus }): FailOutcome {
   return afterFailure(task, ERROR_CATALOG.WORKER_LOST.retryable);
+}
+
+/** What passing its run deadline turns a held task into (a canceling one: canceled). */
+export function afterRunDeadline(task: { status: TaskStatus; attempt: number; maxAttempts: number; jobStatus?: JobStatus }): FailOutcome {
+  return afterFailure(task, ERROR_CATALOG.TASK_TIMEOUT.retryable);
+}
+
+export type ExpiryCause = 'WORKER_LOST' | 'TASK_TIMEOUT';
+
+/**
+ * Why the janitor takes a held task back at `now`, or null when it keeps it. When both the lease
+ * and the run deadline have passed, the earlier of the two is the cause (a tie is a timeout).
+ */
+export function expiryCause(task: { leaseExpiresAt: number | null; runDeadlineAt: number | null }, now: number): ExpiryCause | null {
+  const leaseGone = task.leaseExpiresAt !== null && task.leaseExpiresAt <= now;
+  const overdue = task.runDeadlineAt !== null && task.runDeadlineAt <= now;
+  if (overdue && (!leaseGone || (task.runDeadlineAt as number) <= (task.leaseExpiresAt as number))) return 'TASK_TIMEOUT';
+  return leaseGone ? 'WORKER_LOST' : null;
+}
+
+/** The run deadline a claim at `now` sets: null for tasks stored before run limits existed. */
+export function runDeadlineAt(now: number, maxRunMs: number | null): number | null {
+  return maxRunMs === null ? null : now + maxRunMs;
+}
+
+/** A cancel cuts a running task's lease to the grace period, never lengthens it. */
+export function cancelLease(current: number | null, now: number, graceMs: number): number {
+  return current === null ? now + graceMs : Math.min(current, now + graceMs);
 }
 
 export function retryRunAfter(now: number, retryDelayMs: number): number {
@@ -131,6 +230,17 @@ export function workerLostError(task: { workerId: string | null; attempt: number
     hint: spec.hint,
     retryable: spec.retryable,
     details: { workerId: task.workerId, attempt: task.attempt, maxAttempts: task.maxAttempts },
+  };
+}
+
+export function taskTimeoutError(task: { workerId: string | null; attempt: number; maxAttempts: number; maxRunMs: number | null }): ErrorBody {
+  const spec = ERROR_CATALOG.TASK_TIMEOUT;
+  return {
+    code: 'TASK_TIMEOUT',
+    message: `Attempt ${task.attempt} of ${task.maxAttempts} on worker ${task.workerId ?? '(unknown)'} ran longer than its limit of ${task.maxRunMs ?? '?'} ms and was taken back.`,
+    hint: spec.hint,
+    retryable: spec.retryable,
+    details: { workerId: task.workerId, attempt: task.attempt, maxAttempts: task.maxAttempts, maxRunMs: task.maxRunMs },
   };
 }
 
@@ -185,6 +295,10 @@ export interface TaskRow {
   error: string | null;
   result: string | null;
   resume_data: string | null;
+  /** null only for tasks stored before run limits existed (no deadline). */
+  max_run_ms: number | null;
+  /** Set at claim (now + max_run_ms) for held tasks; heartbeats never move it. */
+  run_deadline_at: number | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;

@@ -98,7 +98,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
     if (madeDir.status === 'fulfilled') workDir = madeDir.value; // so `finally` removes it
     if (started.status === 'rejected') throw started.reason;
     onLeaseState(started.value.state);
-    if (signal.aborted) return;
+    // Stopped before the work began (lost, canceled, handed back): the catch reports it.
+    signal.throwIfAborted();
     if (madeDir.status === 'rejected') throw madeDir.reason;
     if (resolved.status === 'rejected') throw resolved.reason;
     const runner = env.runners.get(task.kind);
@@ -123,7 +124,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
     };
     const result = await runner.run(ctx);
     await Promise.all(uploads);
-    if (signal.aborted) return;
+    // Finished work is reported even if a stop arrived meanwhile: a canceled or handed-back
+    // task that is already done is better completed; a lost one is refused (and ignored) below.
     clearInterval(progressTimer);
     await retryWhileUnreachable(() => client.complete(workerId, task.taskId, task.attempt, result ?? null), { forMs: env.leaseMs });
   } catch (err) {

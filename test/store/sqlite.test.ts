@@ -1,7 +1,8 @@
 // The SQLite store: the conformance suite on a real file per test, then what only SQLite has —
-// pragmas, query plans, schema versioning, separate OS processes racing on one file, and the
-// canceling paths (no Store method starts a cancel yet, so the test sets the status directly).
+// pragmas, query plans, schema versioning and upgrades, and separate OS processes racing on one
+// file (claimers, janitors).
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -9,13 +10,13 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ERROR_CATALOG } from '../../src/protocol/index.js';
 import { isId, newId } from '../../src/store/ids.js';
 import { CLAIM_CANDIDATES_SQL } from '../../src/store/sqlite/claim.js';
-import { EXPIRED_SQL } from '../../src/store/sqlite/leases.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
+import { EXPIRED_SQL, OVERDUE_SQL } from '../../src/store/sqlite/leases.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/index.js';
-import type { NewJob } from '../../src/store/store.js';
+import { EXPIRED_KEYS_SQL, PRUNE_CANDIDATES_SQL } from '../../src/store/sqlite/retention.js';
+import type { NewJob, RequeueResult, Store } from '../../src/store/store.js';
 import { runStoreConformance } from './conformance.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -29,18 +30,35 @@ afterAll(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-runStoreConformance('sqlite', async ({ now, sameDatabaseAs }) => {
-  if (sameDatabaseAs) return new SqliteStore({ path: (sameDatabaseAs as SqliteStore).path, now });
-  return new SqliteStore({ path: join(tempDir(), 'vidfleet.db'), now });
-});
+/** A short-lived read-only connection to a store's file, for looking past the Store interface. */
+function peek<T>(store: Store, read: (db: Database.Database) => T): T {
+  const db = new Database((store as SqliteStore).path, { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+runStoreConformance(
+  'sqlite',
+  async ({ now, sameDatabaseAs }) => {
+    if (sameDatabaseAs) return new SqliteStore({ path: (sameDatabaseAs as SqliteStore).path, now });
+    return new SqliteStore({ path: join(tempDir(), 'vidfleet.db'), now });
+  },
+  {
+    // Table names come from the suite's fixed list, never from input.
+    countRows: async (store, table) => peek(store, (db) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n),
+  },
+);
 
 const CAPS = { kinds: ['probe'], concurrency: 1, ffmpegVersion: '7.1', encoders: [], hwaccels: [] };
-const probeJob = (tasks = 1): NewJob => ({
+const probeJob = (tasks = 1, maxRunMs = 24 * 3_600_000): NewJob => ({
   kind: 'probe',
   input: 'store://a.mp4',
   params: {},
   priority: 0,
-  tasks: Array.from({ length: tasks }, () => ({ kind: 'probe', input: 'store://a.mp4', params: {}, maxAttempts: 3 })),
+  tasks: Array.from({ length: tasks }, () => ({ kind: 'probe', input: 'store://a.mp4', params: {}, maxAttempts: 3, maxRunMs })),
 });
 
 describe('newId', () => {
@@ -77,7 +95,7 @@ describe('SqliteStore specifics', () => {
     }
   });
 
-  it('claims and finds expired leases with single index range scans, no sort', async () => {
+  it('claims, finds expired leases and overdue attempts, and picks jobs to prune with single index range scans, no sort', async () => {
     const path = join(tempDir(), 'vidfleet.db');
     await open(path);
     const db = new Database(path, { readonly: true });
@@ -85,6 +103,12 @@ describe('SqliteStore specifics', () => {
       const plan = (sql: string, ...params: unknown[]) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
       expect(plan(CLAIM_CANDIDATES_SQL, 'probe', 0, 10)).toEqual(['SEARCH tasks USING COVERING INDEX tasks_claim (kind=?)']);
       expect(plan(EXPIRED_SQL, 0)).toEqual(['SEARCH tasks USING INDEX tasks_lease (lease_expires_at<?)']);
+      expect(plan(OVERDUE_SQL, 0)).toEqual(['SEARCH tasks USING INDEX tasks_run_deadline (run_deadline_at<?)']);
+      const prune = plan(PRUNE_CANDIDATES_SQL, 0, 10);
+      expect(prune[0]).toBe('SEARCH jobs USING INDEX jobs_finished (finished_at<?)');
+      expect(prune.join('\n')).not.toMatch(/TEMP B-TREE|SCAN tasks/);
+      expect(prune.join('\n')).toMatch(/SEARCH tasks USING INDEX tasks_job \(job_id=\?\)/);
+      expect(plan(EXPIRED_KEYS_SQL, 0, 10).join('\n')).toMatch(/SEARCH idempotency_keys USING (COVERING )?INDEX idempotency_keys_expires \(expires_at<\?\)/);
     } finally {
       db.close();
     }
@@ -98,32 +122,36 @@ describe('SqliteStore specifics', () => {
     await expect(openSqliteStore(path)).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringContaining('newer') });
   });
 
-  it('ends a canceling task as canceled: heartbeat and progress answer cancel, failure confirms, expiry forces', async () => {
+  it('upgrades a version 1 database in place: tasks stored before run limits run without a deadline', async () => {
     let clock = Date.UTC(2030, 0, 1);
     const path = join(tempDir(), 'vidfleet.db');
+    const v1 = new Database(path);
+    v1.exec(MIGRATIONS[0] as string);
+    v1.pragma('user_version = 1');
+    v1.prepare(`INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at) VALUES ('job_old', 'probe', 'store://a.mp4', '{}', 0, 'pending', 0, ?, ?)`).run(clock, clock);
+    v1.prepare(`INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, run_after, created_at) VALUES ('task_old', 'job_old', 'probe', 'store://a.mp4', '{}', 0, 'pending', 3, ?, ?)`).run(clock, clock);
+    v1.close();
+
     const store = await open(path, () => clock);
+    const deadlines = () => peek(store, (db) => db.prepare(`SELECT id, max_run_ms, run_deadline_at FROM tasks ORDER BY id = 'task_old' DESC`).all());
+    expect(peek(store, (db) => db.pragma('user_version', { simple: true }))).toBe(SCHEMA_VERSION);
     const w = (await store.registerWorker({ name: 'w', hostname: 'h', capabilities: CAPS })).id;
-    const confirmed = await store.createJob(probeJob());
-    const forced = await store.createJob(probeJob());
-    const [a, b] = await store.claimTasks({ workerId: w, kinds: ['probe'], max: 2, leaseMs: 1000 });
-    if (!a || !b) throw new Error('expected two claims');
-    const raw = new Database(path);
-    raw.prepare(`UPDATE tasks SET status = 'canceling' WHERE id IN (?, ?)`).run(a.taskId, b.taskId);
-    raw.close();
-
-    expect(await store.heartbeat(w, [{ taskId: a.taskId, attempt: 1 }], 60_000)).toEqual([{ taskId: a.taskId, attempt: 1, state: 'cancel' }]);
-    expect((await store.getJob(confirmed.id, { withTasks: true }))?.tasks?.[0]?.leaseExpiresAt).toBe(new Date(clock + 1000).toISOString());
-    expect(await store.reportProgress({ taskId: a.taskId, attempt: 1, workerId: w }, 0.2)).toBe('cancel');
-    expect((await store.getJob(confirmed.id))?.status).toBe('canceling');
-    const error = { code: 'FFMPEG_FAILED' as const, message: 'stopped', hint: ERROR_CATALOG.FFMPEG_FAILED.hint, retryable: true };
-    expect(await store.failTask({ taskId: a.taskId, attempt: 1, workerId: w }, error, { retryDelayMs: 0 })).toBe('failed');
-    expect(await store.getJob(confirmed.id, { withTasks: true })).toMatchObject({ status: 'canceled', tasks: [{ status: 'canceled' }] });
-
-    clock += 1000;
-    expect(await store.requeueExpiredLeases()).toEqual({ requeued: 0, failed: 0 });
-    expect(await store.getJob(forced.id, { withTasks: true })).toMatchObject({ status: 'canceled', tasks: [{ status: 'canceled', attempt: 1 }] });
-    const types = (await store.listEvents(forced.id)).map((e) => e.type);
-    expect(types.slice(-3)).toEqual(['task.lease_expired', 'task.canceled', 'job.canceled']);
+    const [old] = await store.claimTasks({ workerId: w, kinds: ['probe'], max: 1, leaseMs: 1000 });
+    expect(old).toMatchObject({ taskId: 'task_old', attempt: 1 });
+    const fresh = (await store.createJob(probeJob(1, 5000))).job;
+    const [young] = await store.claimTasks({ workerId: w, kinds: ['probe'], max: 1, leaseMs: 600_000 });
+    expect(deadlines()).toEqual([
+      { id: 'task_old', max_run_ms: null, run_deadline_at: null },
+      { id: fresh.tasks?.[0]?.id, max_run_ms: 5000, run_deadline_at: clock + 5000 },
+    ]);
+    // A year of heartbeats later the old task still runs; the new one timed out long ago.
+    clock += 365 * 86_400_000;
+    await store.heartbeat(w, [{ taskId: 'task_old', attempt: 1 }], 1000);
+    expect(await store.requeueExpiredLeases()).toEqual({ requeued: 1, failed: 0, canceled: 0 });
+    expect((await store.getJob(fresh.id, { withTasks: true }))?.tasks?.[0]).toMatchObject({ status: 'pending', error: { code: 'TASK_TIMEOUT' } });
+    await store.completeTask({ taskId: 'task_old', attempt: 1, workerId: w }, { ok: true });
+    expect(await store.getJob('job_old')).toMatchObject({ status: 'completed', result: { ok: true } });
+    expect(young?.attempt).toBe(1);
   });
 });
 
@@ -151,15 +179,52 @@ function transpileStore(): string {
   return out;
 }
 
-// Each child migrates (racing the others on a fresh file), registers, says "ready", waits for
+/** A child process speaking in lines: it prints "ready" once started, then answers on stdout. */
+interface Child {
+  /** The next line the child prints; rejects if it exits first. */
+  line(): Promise<string>;
+  send(line: string): void;
+  /** Closes its stdin and waits for a clean exit. */
+  finish(): Promise<void>;
+}
+
+let transpiled: string | undefined;
+
+function startChild(script: string, args: string[]): Child {
+  transpiled ??= transpileStore();
+  const file = join(transpiled, `child-${newId('upl')}.mjs`);
+  writeFileSync(file, script);
+  const child = spawn(process.execPath, [file, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async line() {
+      const next = await lines.next();
+      if (next.done) throw new Error(`child ${args.join(' ')} exited (${await exited}) without answering`);
+      return next.value;
+    },
+    send(line) {
+      child.stdin.write(`${line}\n`);
+    },
+    async finish() {
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`child ${args.join(' ')} exited ${code}`);
+    },
+  };
+}
+
+// Each claimer migrates (racing the others on a fresh file), registers, says "ready", waits for
 // "go", then claims and completes until nothing is left, and prints what it claimed.
-const CHILD = `
+const CLAIMER = `
+import { createInterface } from 'node:readline';
 import { openSqliteStore } from './src/store/sqlite/index.js';
 const [path, name, max] = process.argv.slice(2);
 const store = await openSqliteStore(path);
 const worker = await store.registerWorker({ name, hostname: 'child', capabilities: ${JSON.stringify(CAPS)} });
+const input = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 process.stdout.write('ready\\n');
-await new Promise((r) => process.stdin.once('data', r));
+await input.next();
 const claimed = [];
 for (;;) {
   const got = await store.claimTasks({ workerId: worker.id, kinds: ['probe'], max: Number(max), leaseMs: 600000 });
@@ -176,39 +241,41 @@ await store.close();
 process.stdout.write(JSON.stringify({ workerId: worker.id, claimed }) + '\\n');
 `;
 
-interface ChildReport {
+// A janitor: on every line it reads, runs five janitor passes as fast as it can and prints them.
+const JANITOR = `
+import { createInterface } from 'node:readline';
+import { openSqliteStore } from './src/store/sqlite/index.js';
+const store = await openSqliteStore(process.argv[2]);
+process.stdout.write('ready\\n');
+for await (const _ of createInterface({ input: process.stdin })) {
+  const passes = [];
+  for (let i = 0; i < 5; i++) {
+    passes.push(await store.requeueExpiredLeases());
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  process.stdout.write(JSON.stringify(passes) + '\\n');
+}
+await store.close();
+`;
+
+interface ClaimerReport {
   workerId: string;
   claimed: [string, number][];
 }
 
 describe('SqliteStore across processes', () => {
   it('four processes racing on one file claim every task exactly once', async () => {
-    const js = transpileStore();
-    writeFileSync(join(js, 'child.mjs'), CHILD);
     const path = join(tempDir(), 'vidfleet.db');
-    const children = [1, 2, 3, 4].map((i) => {
-      const child = spawn(process.execPath, [join(js, 'child.mjs'), path, `proc-${i}`, String(i)], { stdio: ['pipe', 'pipe', 'inherit'] });
-      let out = '';
-      const ready = new Promise<void>((res, rej) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.startsWith('ready\n')) res();
-        });
-        child.on('exit', (code) => rej(new Error(`child ${i} exited early (${code})`)));
-      });
-      const done = new Promise<ChildReport>((res, rej) => {
-        child.on('exit', (code) => (code === 0 ? res(JSON.parse(out.slice('ready\n'.length)) as ChildReport) : rej(new Error(`child ${i} exited ${code}`))));
-      });
-      return { child, ready, done };
-    });
-    await Promise.all(children.map((c) => c.ready));
+    const children = [1, 2, 3, 4].map((i) => startChild(CLAIMER, [path, `proc-${i}`, String(i)]));
+    for (const c of children) expect(await c.line()).toBe('ready');
 
     const store = await openSqliteStore(path);
     try {
       const jobs = [];
-      for (let i = 0; i < 60; i++) jobs.push(await store.createJob(probeJob(10)));
-      for (const c of children) c.child.stdin.end('go\n');
-      const reports = await Promise.all(children.map((c) => c.done));
+      for (let i = 0; i < 60; i++) jobs.push((await store.createJob(probeJob(10))).job);
+      for (const c of children) c.send('go');
+      const reports = await Promise.all(children.map(async (c) => JSON.parse(await c.line()) as ClaimerReport));
+      await Promise.all(children.map((c) => c.finish()));
 
       const all = reports.flatMap((r) => r.claimed.map(([taskId, attempt]) => ({ taskId, attempt, workerId: r.workerId })));
       expect(all).toHaveLength(600);
@@ -224,6 +291,38 @@ describe('SqliteStore across processes', () => {
       }
       expect((await store.listWorkers()).length).toBe(4);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('four janitor processes at once take back each expired attempt exactly once, skipping no attempt', async () => {
+    const path = join(tempDir(), 'vidfleet.db');
+    const store = await openSqliteStore(path);
+    const janitors = [1, 2, 3, 4].map(() => startChild(JANITOR, [path]));
+    try {
+      for (const j of janitors) expect(await j.line()).toBe('ready');
+      const jobs = [];
+      for (let i = 0; i < 30; i++) jobs.push((await store.createJob(probeJob(10))).job);
+      const w = (await store.registerWorker({ name: 'w', hostname: 'h', capabilities: CAPS })).id;
+      for (let round = 1; round <= 3; round++) {
+        const claimed = await store.claimTasks({ workerId: w, kinds: ['probe'], max: 1000, leaseMs: 1 });
+        expect(claimed).toHaveLength(300);
+        expect(claimed.every((c) => c.attempt === round)).toBe(true);
+        await new Promise((r) => setTimeout(r, 10)); // every lease has run out by the janitors' clocks
+        for (const j of janitors) j.send('go');
+        const passes = (await Promise.all(janitors.map(async (j) => JSON.parse(await j.line()) as RequeueResult[]))).flat();
+        const sum = passes.reduce((a, r) => ({ requeued: a.requeued + r.requeued, failed: a.failed + r.failed, canceled: a.canceled + r.canceled }));
+        expect(sum).toEqual(round < 3 ? { requeued: 300, failed: 0, canceled: 0 } : { requeued: 0, failed: 300, canceled: 0 });
+      }
+      for (const job of jobs) {
+        const events = await store.listEvents(job.id);
+        for (const t of (await store.getJob(job.id, { withTasks: true }))?.tasks ?? []) {
+          expect([t.status, t.attempt, t.error?.code]).toEqual(['failed', 3, 'WORKER_LOST']);
+          expect(events.filter((e) => e.taskId === t.id && e.type === 'task.lease_expired').map((e) => e.data.attempt)).toEqual([1, 2, 3]);
+        }
+      }
+    } finally {
+      await Promise.all(janitors.map((j) => j.finish()));
       await store.close();
     }
   });

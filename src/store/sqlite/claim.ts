@@ -20,8 +20,9 @@ export const CLAIM_CANDIDATES_SQL = `SELECT id, priority, created_at FROM tasks
   WHERE status = 'pending' AND kind = ? AND run_after <= ?
   ORDER BY priority DESC, created_at, id LIMIT ?`;
 
+// run_deadline_at is fixed here for the whole attempt (NULL + n is NULL: old rows get none).
 const TAKE_SQL = `UPDATE tasks SET status = 'assigned', attempt = attempt + 1, worker_id = @workerId,
-    lease_expires_at = @lease, started_at = NULL
+    lease_expires_at = @lease, run_deadline_at = @now + max_run_ms, started_at = NULL
   WHERE id = @id AND status = 'pending'
   RETURNING *`;
 
@@ -34,9 +35,10 @@ export function claimTasks(ctx: Ctx, request: ClaimRequest): ClaimedTask[] {
   const max = Math.floor(request.max);
   if (kinds.length === 0 || !(max >= 1)) return [];
   return immediate(ctx, () => {
-    const worker = stmt(ctx, 'SELECT id FROM workers WHERE id = ?').get(request.workerId);
-    if (!worker) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
     const now = ctx.now();
+    // A claim is a sign of life like a heartbeat: it brings an offline worker back online.
+    const seen = stmt(ctx, `UPDATE workers SET status = 'online', last_heartbeat_at = ? WHERE id = ?`).run(now, request.workerId);
+    if (seen.changes === 0) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
     const candidates = kinds.flatMap((kind) => stmt(ctx, CLAIM_CANDIDATES_SQL).all(kind, now, max) as Candidate[]);
     const chosen = candidates.sort(handOutOrder).slice(0, max);
     const lease = now + request.leaseMs;
@@ -44,7 +46,7 @@ export function claimTasks(ctx: Ctx, request: ClaimRequest): ClaimedTask[] {
     const jobs = new Set<string>();
     for (const c of chosen) {
       // The status guard is what makes this safe on a dialect without a global write lock.
-      const row = stmt(ctx, TAKE_SQL).get({ id: c.id, workerId: request.workerId, lease }) as TaskRow | undefined;
+      const row = stmt(ctx, TAKE_SQL).get({ id: c.id, workerId: request.workerId, lease, now }) as TaskRow | undefined;
       if (!row) continue;
       appendEvent(ctx, row.job_id, row.id, 'task.claimed', { attempt: row.attempt, workerId: request.workerId, leaseExpiresAt: lease });
       jobs.add(row.job_id);

@@ -1,13 +1,20 @@
 // The two ways a held attempt ends by the worker's own report: completed, or failed (which may
 // put the task back in line for another attempt).
 import type { ErrorBody } from '../../protocol/errors.js';
-import { afterFailure, jsonText, retryRunAfter } from '../derive.js';
+import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, immediate, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { fencedUpdate, requireHeld } from './fence.js';
 import { cancelWaitingSiblings, recomputeJob } from './jobs.js';
 
+/**
+ * Completing a canceling task is accepted: the work finished before the worker saw the cancel,
+ * and throwing the result away helps no one. The task is completed (its artifacts stay); a job
+ * whose tasks all completed this way is completed with its result, while one with canceled
+ * siblings ends canceled (deriveJob: every task completed or canceled). The event says
+ * `whileCanceling: true` so a watcher can tell.
+ */
 export function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): void {
   immediate(ctx, () => {
     const task = requireHeld(ctx, ref);
@@ -15,21 +22,27 @@ export function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): void {
     fencedUpdate(
       ctx,
       `UPDATE tasks SET status = 'completed', progress = 1, result = @result, error = NULL, resume_data = NULL,
-         lease_expires_at = NULL, finished_at = @now
+         lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now
        WHERE ${FENCE_SQL}`,
       ref,
       { result: jsonText(result), now: ctx.now() },
     );
-    appendEvent(ctx, task.job_id, task.id, 'task.completed', { attempt: task.attempt, workerId: ref.workerId });
+    const data: Record<string, unknown> = { attempt: task.attempt, workerId: ref.workerId };
+    if (task.status === 'canceling') data.whileCanceling = true;
+    appendEvent(ctx, task.job_id, task.id, 'task.completed', data);
     recomputeJob(ctx, task.job_id);
   });
 }
 
-export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): 'pending' | 'failed' {
+/**
+ * A failure report ends the attempt: back to pending (retryable, attempts left), failed, or — for
+ * a canceling task, whatever the error (CANCELED, or ffmpeg dying of the SIGTERM) — canceled.
+ */
+export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): FailOutcome {
   return immediate(ctx, () => {
     const task = requireHeld(ctx, ref);
     const now = ctx.now();
-    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts }, error.retryable);
+    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus: task.job_status }, error.retryable);
     // A failure that reports no resume data keeps what an earlier attempt left: losing it would
     // make the next attempt redo work that is already stored.
     const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
@@ -38,7 +51,8 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
       const runAfter = retryRunAfter(now, options.retryDelayMs);
       fencedUpdate(
         ctx,
-        `UPDATE tasks SET status = 'pending', run_after = @runAfter, lease_expires_at = NULL, error = @error, resume_data = @resumeData
+        `UPDATE tasks SET status = 'pending', run_after = @runAfter, lease_expires_at = NULL, run_deadline_at = NULL, error = @error,
+           resume_data = @resumeData
          WHERE ${FENCE_SQL}`,
         ref,
         { runAfter, error: errorText, resumeData },
@@ -47,16 +61,22 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
     } else {
       fencedUpdate(
         ctx,
-        `UPDATE tasks SET status = @status, lease_expires_at = NULL, error = @error, resume_data = @resumeData, finished_at = @now
+        `UPDATE tasks SET status = @status, lease_expires_at = NULL, run_deadline_at = NULL, error = @error, resume_data = @resumeData,
+           finished_at = @now
          WHERE ${FENCE_SQL}`,
         ref,
         { status: outcome, error: outcome === 'failed' ? errorText : null, resumeData, now },
       );
-      appendEvent(ctx, task.job_id, task.id, outcome === 'failed' ? 'task.failed' : 'task.canceled', { attempt: task.attempt, error });
+      appendEvent(
+        ctx,
+        task.job_id,
+        task.id,
+        outcome === 'failed' ? 'task.failed' : 'task.canceled',
+        outcome === 'failed' ? { attempt: task.attempt, error } : { attempt: task.attempt, workerId: ref.workerId, reason: 'the worker confirmed the cancel', error },
+      );
       if (outcome === 'failed') cancelWaitingSiblings(ctx, task.job_id, 'a sibling task failed');
     }
     recomputeJob(ctx, task.job_id);
-    // The interface has no 'canceled' answer yet; the attempt is over either way (see index.ts).
-    return outcome === 'pending' ? 'pending' : 'failed';
+    return outcome;
   });
 }

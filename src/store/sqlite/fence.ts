@@ -3,13 +3,14 @@
 // surrounding transaction rolls back).
 import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
+import type { JobStatus } from '../../protocol/model.js';
 import { clampProgress, type TaskRow } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { recomputeJob } from './jobs.js';
 
-export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'>;
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'> & { job_status: JobStatus };
 
 export function fenceParams(ref: AttemptRef): { taskId: string; attempt: number; workerId: string } {
   return { taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId };
@@ -30,7 +31,11 @@ function refusal(ctx: Ctx, ref: AttemptRef): VidfleetError {
 
 /** The held task, or throws STALE_ATTEMPT / TASK_NOT_FOUND. Call inside an IMMEDIATE transaction. */
 export function requireHeld(ctx: Ctx, ref: AttemptRef): HeldTask {
-  const row = stmt(ctx, `SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data FROM tasks WHERE ${FENCE_SQL}`).get(fenceParams(ref)) as
+  const row = stmt(
+    ctx,
+    `SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data, (SELECT status FROM jobs WHERE jobs.id = tasks.job_id) AS job_status
+     FROM tasks WHERE ${FENCE_SQL}`,
+  ).get(fenceParams(ref)) as
     | HeldTask
     | undefined;
   if (!row) throw refusal(ctx, ref);

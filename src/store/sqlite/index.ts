@@ -4,7 +4,8 @@
 import type { ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, JobEvent, ListJobsFilter, NewArtifact, NewJob, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import { cancelJob } from './cancel.js';
 import * as artifacts from './artifacts.js';
 import { claimTasks } from './claim.js';
 import { completeTask, failTask } from './complete.js';
@@ -14,6 +15,7 @@ import { assertAttempt, reportProgress } from './fence.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
 import { migrate } from './migrations.js';
+import { pruneFinished } from './retention.js';
 import * as workers from './workers.js';
 
 export interface SqliteStoreOptions {
@@ -40,8 +42,12 @@ export class SqliteStore implements Store {
     if (this.ctx.db.open) this.ctx.db.close();
   }
 
-  async createJob(job: NewJob): Promise<Job> {
-    return jobs.createJob(this.ctx, job);
+  async createJob(job: NewJob, options?: { idempotency?: IdempotencyOptions }): Promise<{ job: Job; created: boolean }> {
+    return jobs.createJob(this.ctx, job, options?.idempotency);
+  }
+
+  async cancelJob(jobId: string, graceMs: number): Promise<Job> {
+    return cancelJob(this.ctx, jobId, graceMs);
   }
 
   async getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null> {
@@ -58,6 +64,10 @@ export class SqliteStore implements Store {
 
   async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
     return workers.registerWorker(this.ctx, worker);
+  }
+
+  async deregisterWorker(workerId: string): Promise<void> {
+    workers.deregisterWorker(this.ctx, workerId);
   }
 
   async getWorker(id: string): Promise<Worker | null> {
@@ -92,17 +102,20 @@ export class SqliteStore implements Store {
     completeTask(this.ctx, ref, result);
   }
 
-  /**
-   * A task being canceled that reports a failure ends canceled, yet answers 'failed': the
-   * interface has no 'canceled' answer (FailResponse on the wire does). Either way the attempt
-   * is over and will not be retried, which is all a worker acts on.
-   */
-  async failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed'> {
+  async failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed' | 'canceled'> {
     return failTask(this.ctx, ref, error, options);
   }
 
   async requeueExpiredLeases(): Promise<RequeueResult> {
     return leases.requeueExpiredLeases(this.ctx);
+  }
+
+  async markSilentWorkersOffline(silentMs: number): Promise<number> {
+    return workers.markSilentWorkersOffline(this.ctx, silentMs);
+  }
+
+  async pruneFinished(olderThanMs: number, limit: number): Promise<PruneResult> {
+    return pruneFinished(this.ctx, olderThanMs, limit);
   }
 
   async nextDueAt(kinds: string[]): Promise<number | null> {

@@ -1,43 +1,64 @@
 // Jobs: creation, reads, listing, and the recomputation of a job's aggregate state that every
 // task change calls inside its own transaction.
 import { VidfleetError } from '../../protocol/errors.js';
-import { deriveJob, isTerminalJob, jobFinishedAt, jobToWire, jsonText, taskFacts, type JobRow, type TaskRow } from '../derive.js';
+import {
+  deriveJob, idempotencyConflict, idempotencyDecision, isTerminalJob, jobFinishedAt, jobToWire, jsonText, taskFacts, validateIdempotency, validateNewJob,
+  type IdempotencyKeyRow, type JobRow, type TaskRow,
+} from '../derive.js';
 import { isId, newId } from '../ids.js';
 import type { Job } from '../../protocol/model.js';
-import type { ListJobsFilter, NewJob } from '../store.js';
+import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 
-function validateNewJob(job: NewJob): void {
-  if (job.tasks.length === 0) throw new VidfleetError('VALIDATION_FAILED', `A ${job.kind} job needs at least one task.`);
-  for (const t of job.tasks) {
-    if (!Number.isInteger(t.maxAttempts) || t.maxAttempts < 1) {
-      throw new VidfleetError('VALIDATION_FAILED', `Task maxAttempts must be an integer >= 1, got ${t.maxAttempts}.`);
-    }
-  }
-  if (!Number.isInteger(job.priority)) throw new VidfleetError('VALIDATION_FAILED', `Job priority must be an integer, got ${job.priority}.`);
+function insertJob(ctx: Ctx, job: NewJob, now: number): string {
+  const jobId = newId('job');
+  stmt(ctx, `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`).run(jobId, job.kind, job.input, jsonText(job.params), job.priority, now, now);
+  const insertTask = stmt(ctx, `INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, max_run_ms, run_after, created_at)
+                                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`);
+  const taskIds = job.tasks.map((t) => {
+    const taskId = newId('task');
+    insertTask.run(taskId, jobId, t.kind, t.input, jsonText(t.params), job.priority, t.maxAttempts, t.maxRunMs, now, now);
+    return taskId;
+  });
+  appendEvent(ctx, jobId, null, 'job.created', { kind: job.kind, input: job.input, priority: job.priority, tasks: taskIds });
+  return jobId;
 }
 
-export function createJob(ctx: Ctx, job: NewJob): Job {
+/**
+ * Inserts the job and its tasks, and with an idempotency key, the key too, in one IMMEDIATE
+ * transaction. The key is read under the write lock, so concurrent submissions with one key
+ * (other connections, other processes) queue up behind the first: exactly one creates the job,
+ * the rest find its key and replay it.
+ */
+export function createJob(ctx: Ctx, job: NewJob, idempotency?: IdempotencyOptions): { job: Job; created: boolean } {
   validateNewJob(job);
+  if (idempotency) validateIdempotency(idempotency);
   return immediate(ctx, () => {
     const now = ctx.now();
-    const jobId = newId('job');
-    stmt(ctx, `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`).run(jobId, job.kind, job.input, jsonText(job.params), job.priority, now, now);
-    const insertTask = stmt(ctx, `INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, run_after, created_at)
-                                  VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`);
-    const taskIds = job.tasks.map((t) => {
-      const taskId = newId('task');
-      insertTask.run(taskId, jobId, t.kind, t.input, jsonText(t.params), job.priority, t.maxAttempts, now, now);
-      return taskId;
-    });
-    appendEvent(ctx, jobId, null, 'job.created', { kind: job.kind, input: job.input, priority: job.priority, tasks: taskIds });
-    return readJob(ctx, jobId, true) as Job;
+    if (idempotency) {
+      const row = stmt(ctx, 'SELECT request_hash, job_id, expires_at FROM idempotency_keys WHERE owner = ? AND key = ?').get(idempotency.owner, idempotency.key) as
+        | Pick<IdempotencyKeyRow, 'request_hash' | 'job_id' | 'expires_at'>
+        | undefined;
+      const decision = idempotencyDecision(row, idempotency.requestHash, now);
+      if (row && decision === 'conflict') throw idempotencyConflict(idempotency, row.job_id);
+      if (row && decision === 'replay') return { job: readJob(ctx, row.job_id, true) as Job, created: false };
+    }
+    const jobId = insertJob(ctx, job, now);
+    if (idempotency) {
+      // An expired key (decision 'create' with a row) is taken over by the new job.
+      stmt(
+        ctx,
+        `INSERT INTO idempotency_keys (owner, key, request_hash, job_id, expires_at) VALUES (@owner, @key, @requestHash, @jobId, @expiresAt)
+         ON CONFLICT (owner, key) DO UPDATE SET request_hash = excluded.request_hash, job_id = excluded.job_id, expires_at = excluded.expires_at`,
+      ).run({ owner: idempotency.owner, key: idempotency.key, requestHash: idempotency.requestHash, jobId, expiresAt: now + idempotency.ttlMs });
+    }
+    return { job: readJob(ctx, jobId, true) as Job, created: true };
   });
 }
 
-function readJob(ctx: Ctx, id: string, withTasks: boolean): Job | null {
+export function readJob(ctx: Ctx, id: string, withTasks: boolean): Job | null {
   const row = stmt(ctx, 'SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
   if (!row) return null;
   return jobToWire(row, withTasks ? jobTasks(ctx, id) : undefined);

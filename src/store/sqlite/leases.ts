@@ -1,8 +1,9 @@
-// Leases: heartbeats keep a claimed attempt alive; the janitor takes back attempts whose lease
-// ran out; nextDueAt tells a long-polling claimer when to look again.
+// Leases: heartbeats keep a claimed attempt alive (they never move its run deadline, which the
+// claim sets); the janitor takes back attempts whose lease ran out or whose run time is up;
+// nextDueAt tells a long-polling claimer when to look again.
 import type { LeaseState, TaskRef } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
-import { afterLeaseExpiry, jsonText, workerLostError, type TaskRow } from '../derive.js';
+import { afterLeaseExpiry, afterRunDeadline, expiryCause, jsonText, taskTimeoutError, workerLostError, type JobRow, type TaskRow } from '../derive.js';
 import type { RequeueResult } from '../store.js';
 import { HELD_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
@@ -29,41 +30,74 @@ export function heartbeat(ctx: Ctx, workerId: string, tasks: TaskRef[], leaseMs:
   });
 }
 
-type Expired = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'lease_expires_at'>;
+type Expired = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'lease_expires_at' | 'run_deadline_at' | 'max_run_ms'>;
 
-/** Exported so the SQLite tests can check its query plan. */
-export const EXPIRED_SQL = `SELECT id, job_id, status, attempt, max_attempts, worker_id, lease_expires_at FROM tasks
+const EXPIRED_COLUMNS = 'id, job_id, status, attempt, max_attempts, worker_id, lease_expires_at, run_deadline_at, max_run_ms';
+const JOB_STATUS_SQL = 'SELECT status FROM jobs WHERE id = ?';
+
+/** Exported so the SQLite tests can check its query plan: held attempts whose lease ran out. */
+export const EXPIRED_SQL = `SELECT ${EXPIRED_COLUMNS} FROM tasks
   WHERE ${HELD_SQL} AND lease_expires_at <= ? ORDER BY lease_expires_at`;
 
+/** Exported so the SQLite tests can check its query plan: held attempts past their run deadline. */
+export const OVERDUE_SQL = `SELECT ${EXPIRED_COLUMNS} FROM tasks
+  WHERE ${HELD_SQL} AND run_deadline_at <= ? ORDER BY run_deadline_at`;
+
+// Guarded on exactly what was read: a heartbeat, completion or failure that got in between
+// (possible on a dialect that reads outside the lock, or under a second janitor) wins and this
+// task is left alone. A timeout does not check the lease: renewing it does not buy more run time.
+const GUARD = {
+  WORKER_LOST: 'WHERE id = @id AND attempt = @attempt AND status = @status AND lease_expires_at = @leaseRead',
+  TASK_TIMEOUT: 'WHERE id = @id AND attempt = @attempt AND status = @status',
+} as const;
+
+const TAKE_BACK = {
+  pending: `UPDATE tasks SET status = 'pending', run_after = @now, lease_expires_at = NULL, run_deadline_at = NULL, error = @error`,
+  failed: `UPDATE tasks SET status = 'failed', lease_expires_at = NULL, run_deadline_at = NULL, error = @error, finished_at = @now`,
+  canceled: `UPDATE tasks SET status = 'canceled', lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now`,
+} as const;
+
+/**
+ * The janitor: held attempts whose lease ran out (the worker is presumed gone: WORKER_LOST) or
+ * that passed their run deadline (TASK_TIMEOUT) go back to pending while attempts remain, else
+ * fail; canceling ones become canceled. One IMMEDIATE transaction, so janitors on several
+ * connections or processes run one after another and the second finds nothing left to do.
+ */
 export function requeueExpiredLeases(ctx: Ctx): RequeueResult {
   return immediate(ctx, () => {
     const now = ctx.now();
-    const expired = stmt(ctx, EXPIRED_SQL).all(now) as Expired[];
-    const result: RequeueResult = { requeued: 0, failed: 0 };
+    const found = new Map<string, Expired>();
+    for (const t of [...(stmt(ctx, EXPIRED_SQL).all(now) as Expired[]), ...(stmt(ctx, OVERDUE_SQL).all(now) as Expired[])]) found.set(t.id, t);
+    const result: RequeueResult = { requeued: 0, failed: 0, canceled: 0 };
     const jobs = new Set<string>();
-    for (const t of expired) {
-      const outcome = afterLeaseExpiry({ status: t.status, attempt: t.attempt, maxAttempts: t.max_attempts });
-      const error = workerLostError({ workerId: t.worker_id, attempt: t.attempt, maxAttempts: t.max_attempts });
-      // Guarded on exactly what was read: a heartbeat or completion that got in between (possible
-      // on a dialect that reads outside the lock) wins, and this task is left alone.
-      const guard = `WHERE id = @id AND attempt = @attempt AND status = @status AND lease_expires_at = @leaseRead`;
+    const failedJobs = new Set<string>();
+    for (const t of found.values()) {
+      const cause = expiryCause({ leaseExpiresAt: t.lease_expires_at, runDeadlineAt: t.run_deadline_at }, now);
+      if (cause === null) continue;
+      // A job failed earlier in this pass is not yet recomputed: remember it here.
+      const job = stmt(ctx, JOB_STATUS_SQL).get(t.job_id) as Pick<JobRow, 'status'> | undefined;
+      const jobStatus = failedJobs.has(t.job_id) ? 'failed' : job?.status;
+      const facts = { status: t.status, attempt: t.attempt, maxAttempts: t.max_attempts, jobStatus };
+      const outcome = cause === 'TASK_TIMEOUT' ? afterRunDeadline(facts) : afterLeaseExpiry(facts);
+      const who = { workerId: t.worker_id, attempt: t.attempt, maxAttempts: t.max_attempts };
+      const error = cause === 'TASK_TIMEOUT' ? taskTimeoutError({ ...who, maxRunMs: t.max_run_ms }) : workerLostError(who);
       const params = { id: t.id, attempt: t.attempt, status: t.status, leaseRead: t.lease_expires_at, now, error: jsonText(error) };
-      const sql =
-        outcome === 'pending'
-          ? `UPDATE tasks SET status = 'pending', run_after = @now, lease_expires_at = NULL, error = @error ${guard}`
-          : outcome === 'failed'
-            ? `UPDATE tasks SET status = 'failed', lease_expires_at = NULL, error = @error, finished_at = @now ${guard}`
-            : `UPDATE tasks SET status = 'canceled', lease_expires_at = NULL, finished_at = @now ${guard}`;
-      if (stmt(ctx, sql).run(params).changes !== 1) continue;
-      appendEvent(ctx, t.job_id, t.id, 'task.lease_expired', { attempt: t.attempt, workerId: t.worker_id, leaseExpiresAt: t.lease_expires_at });
+      if (stmt(ctx, `${TAKE_BACK[outcome]} ${GUARD[cause]}`).run(params).changes !== 1) continue;
+      if (cause === 'TASK_TIMEOUT') {
+        appendEvent(ctx, t.job_id, t.id, 'task.timed_out', { attempt: t.attempt, workerId: t.worker_id, runDeadlineAt: t.run_deadline_at, maxRunMs: t.max_run_ms });
+      } else {
+        appendEvent(ctx, t.job_id, t.id, 'task.lease_expired', { attempt: t.attempt, workerId: t.worker_id, leaseExpiresAt: t.lease_expires_at });
+      }
       if (outcome === 'pending') {
         result.requeued++;
       } else if (outcome === 'failed') {
         result.failed++;
+        failedJobs.add(t.job_id);
         appendEvent(ctx, t.job_id, t.id, 'task.failed', { attempt: t.attempt, error });
         cancelWaitingSiblings(ctx, t.job_id, 'a sibling task failed');
       } else {
-        appendEvent(ctx, t.job_id, t.id, 'task.canceled', { attempt: t.attempt, reason: 'the worker did not confirm the cancel in time' });
+        result.canceled++;
+        appendEvent(ctx, t.job_id, t.id, 'task.canceled', { attempt: t.attempt, workerId: t.worker_id, reason: 'the worker did not confirm the cancel in time' });
       }
       jobs.add(t.job_id);
     }

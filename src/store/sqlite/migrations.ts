@@ -4,7 +4,8 @@
 import { VidfleetError } from '../../protocol/errors.js';
 import type { Db } from './connection.js';
 
-const MIGRATIONS: readonly string[] = [
+/** Exported so the tests can build an old schema and upgrade it. */
+export const MIGRATIONS: readonly string[] = [
   // 1: initial schema
   `
   CREATE TABLE jobs (
@@ -88,6 +89,29 @@ const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX events_job_id ON events (job_id, id);
+  `,
+  // 2: run deadlines, idempotency keys, retention (issue 3)
+  `
+  -- NULL for tasks stored before run limits existed: they get no deadline.
+  ALTER TABLE tasks ADD COLUMN max_run_ms INTEGER CHECK (max_run_ms IS NULL OR max_run_ms >= 1);
+  ALTER TABLE tasks ADD COLUMN run_deadline_at INTEGER;
+  -- The janitor's second query: attempts past their run deadline are a prefix of this index.
+  -- Same WHERE as tasks_lease (HELD_SQL in connection.ts).
+  CREATE INDEX tasks_run_deadline ON tasks (run_deadline_at) WHERE status IN ('assigned', 'running', 'canceling');
+  -- pruneFinished: the oldest finished jobs are a prefix of this index.
+  CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+  CREATE TABLE idempotency_keys (
+    owner        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    -- Pruning a job takes its key with it: a resubmission then creates a new job.
+    job_id       TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (owner, key)
+  ) STRICT;
+  CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+  CREATE INDEX idempotency_keys_job ON idempotency_keys (job_id);
   `,
 ];
 

@@ -1,8 +1,10 @@
-// Workers: registration and reads. Liveness (last_heartbeat_at) is written by heartbeat().
+// Workers: registration, goodbye, liveness and reads. last_heartbeat_at ("last seen") is written
+// by heartbeat() and claimTasks(), both of which also bring an offline worker back online.
+import { VidfleetError } from '../../protocol/errors.js';
 import type { Worker, WorkerCapabilities } from '../../protocol/model.js';
-import { jsonText, workerToWire, type WorkerRow } from '../derive.js';
+import { jsonText, validateDuration, workerToWire, type WorkerRow } from '../derive.js';
 import { newId } from '../ids.js';
-import { stmt, type Ctx } from './connection.js';
+import { HELD_SQL, immediate, stmt, type Ctx } from './connection.js';
 
 export function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Worker {
   const now = ctx.now();
@@ -21,4 +23,26 @@ export function getWorker(ctx: Ctx, id: string): Worker | null {
 
 export function listWorkers(ctx: Ctx): Worker[] {
   return (stmt(ctx, 'SELECT * FROM workers ORDER BY id').all() as WorkerRow[]).map(workerToWire);
+}
+
+/**
+ * A worker says goodbye (drain done, or aborting). Marked offline. Any attempt it still holds
+ * gets its lease cut to now, so the janitor's next pass hands it on instead of waiting out the
+ * lease (a worker that said goodbye is not coming back for it). Throws WORKER_NOT_FOUND.
+ */
+export function deregisterWorker(ctx: Ctx, workerId: string): void {
+  immediate(ctx, () => {
+    const now = ctx.now();
+    const seen = stmt(ctx, `UPDATE workers SET status = 'offline' WHERE id = ?`).run(workerId);
+    if (seen.changes === 0) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${workerId} is not registered.`, { details: { workerId } });
+    stmt(ctx, `UPDATE tasks SET lease_expires_at = @now WHERE ${HELD_SQL} AND worker_id = @workerId AND lease_expires_at > @now`).run({ workerId, now });
+  });
+}
+
+const SILENT_WORKERS_SQL = `UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_heartbeat_at <= ?`;
+
+/** Workers not heard from (heartbeat or claim) for `silentMs` or more become offline. */
+export function markSilentWorkersOffline(ctx: Ctx, silentMs: number): number {
+  validateDuration('silentMs', silentMs);
+  return immediate(ctx, () => stmt(ctx, SILENT_WORKERS_SQL).run(ctx.now() - silentMs).changes);
 }

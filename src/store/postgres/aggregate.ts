@@ -1,0 +1,111 @@
+// The end of every transaction that changes tasks: lock their jobs, append the events, and
+// re-derive each job from its tasks.
+//
+// Lock order, kept by every operation, so that waits can never form a cycle:
+//   1. Task rows first. They are waited for only one at a time (a fenced write) or in id order
+//      (cancel, heartbeat, deregister); claim, the janitor and sibling cancels take them with
+//      SKIP LOCKED and never wait.
+//   2. Then job rows, in id order, with SELECT … FOR UPDATE. Nothing waits for a task lock while
+//      holding a job lock.
+//   3. Then, under the job lock, events are appended and the job re-derived.
+// The job lock serialises concurrent task changes of one job: the task read below is a new
+// statement, so under READ COMMITTED it sees every change committed by the lock's previous
+// holder, and the derived state is never stale. (Pruning's cascade is the one delete that may
+// wait on a task under a job lock; it only touches finished jobs, and tx() retries a deadlock.)
+import type { JobStatus } from '../../protocol/model.js';
+import { deriveJob, isTerminalJob, jobFinishedAt, taskFacts, type StoreEventType, type TaskRow } from '../derive.js';
+import { exec, q, type Client } from './connection.js';
+import { appendEvents, type NewEvent } from './events.js';
+
+export interface JobState {
+  id: string;
+  status: JobStatus;
+  finished_at: number | null;
+}
+
+type TaskFactsRow = Pick<TaskRow, 'job_id' | 'status' | 'progress' | 'error' | 'result' | 'finished_at'>;
+
+/** Locks the jobs in id order; answers those that exist, by id. */
+export async function lockJobs(c: Client, jobIds: Iterable<string>): Promise<Map<string, JobState>> {
+  const ids = [...new Set(jobIds)].sort();
+  let rows: JobState[] = [];
+  if (ids.length === 1) rows = await q<JobState>(c, 'SELECT id, status, finished_at FROM jobs WHERE id = $1 FOR UPDATE', ids);
+  // LockRows sits above the Sort in this plan, so rows are locked in id order.
+  else if (ids.length > 1) rows = await q<JobState>(c, 'SELECT id, status, finished_at FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids]);
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+const JOB_EVENT: Partial<Record<JobStatus, StoreEventType>> = { completed: 'job.completed', failed: 'job.failed', canceled: 'job.canceled' };
+
+/** Re-derives locked jobs from their tasks: one read and one write for all of them. */
+async function recomputeJobs(c: Client, now: number, jobs: readonly JobState[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const ids = jobs.map((j) => j.id);
+  const rows = await q<TaskFactsRow>(
+    c,
+    'SELECT job_id, status, progress, error, result, finished_at FROM tasks WHERE job_id = ANY($1::text[]) ORDER BY job_id, created_at, id',
+    [ids],
+  );
+  const byJob = new Map<string, TaskFactsRow[]>();
+  for (const r of rows) {
+    const list = byJob.get(r.job_id);
+    if (list) list.push(r);
+    else byJob.set(r.job_id, [r]);
+  }
+  const cols = { status: [] as string[], progress: [] as number[], error: [] as (string | null)[], result: [] as (string | null)[], finished: [] as (number | null)[] };
+  const events: NewEvent[] = [];
+  for (const job of jobs) {
+    const next = deriveJob((byJob.get(job.id) ?? []).map(taskFacts));
+    cols.status.push(next.status);
+    cols.progress.push(next.progress);
+    cols.error.push(next.error);
+    cols.result.push(next.result);
+    cols.finished.push(jobFinishedAt({ status: job.status, finishedAt: job.finished_at }, next.status, now));
+    const type = JOB_EVENT[next.status];
+    if (type && next.status !== job.status && isTerminalJob(next.status)) {
+      events.push({ jobId: job.id, taskId: null, type, data: next.error === null ? {} : { error: JSON.parse(next.error) as unknown } });
+    }
+  }
+  await exec(
+    c,
+    `UPDATE jobs SET status = u.status, progress = u.progress, error = u.error::json, result = u.result::json, updated_at = $7, finished_at = u.finished_at
+     FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::bigint[]) AS u(id, status, progress, error, result, finished_at)
+     WHERE jobs.id = u.id`,
+    [ids, cols.status, cols.progress, cols.error, cols.result, cols.finished, now],
+  );
+  await appendEvents(c, now, events);
+}
+
+/** Step 3, for jobs locked by lockJobs: the events, then each job re-derived. */
+export async function finishJobs(c: Client, now: number, jobs: Map<string, JobState>, events: readonly NewEvent[]): Promise<void> {
+  await appendEvents(c, now, events);
+  await recomputeJobs(c, now, [...jobs.values()]);
+}
+
+/** Steps 2 and 3 when the decisions did not depend on the jobs' state. */
+export async function settleJobs(c: Client, now: number, jobIds: Iterable<string>, events: readonly NewEvent[]): Promise<void> {
+  await finishJobs(c, now, await lockJobs(c, [...jobIds, ...events.map((e) => e.jobId)]), events);
+}
+
+export const SIBLING_FAILED = 'a sibling task failed';
+
+/**
+ * A job with a failed task can never complete, so its tasks still waiting for a worker are
+ * canceled rather than handed out to waste a worker's time; tasks already held finish or fail on
+ * their own. SKIP LOCKED, as this runs under the job lock: a pending task locked now is being
+ * claimed, and that claim, once it gets the job lock, sees the job failed and cancels the task
+ * itself (claim.ts). Answers the events to append.
+ */
+export async function cancelWaitingSiblings(c: Client, now: number, jobIds: readonly string[]): Promise<NewEvent[]> {
+  if (jobIds.length === 0) return [];
+  const rows = await q<{ id: string; job_id: string }>(
+    c,
+    `UPDATE tasks SET status = 'canceled', finished_at = $2
+     WHERE id IN (SELECT id FROM tasks WHERE job_id = ANY($1::text[]) AND status = 'pending' FOR UPDATE SKIP LOCKED)
+     RETURNING id, job_id`,
+    [jobIds, now],
+  );
+  // Job order (created_at, then id) is id order within one process's ids.
+  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return rows.map((r) => ({ jobId: r.job_id, taskId: r.id, type: 'task.canceled' as const, data: { reason: SIBLING_FAILED } }));
+}

@@ -1,0 +1,94 @@
+// Claiming: hand up to `max` due pending tasks of the worker's kinds to it, in one statement.
+//
+// FOR UPDATE SKIP LOCKED makes concurrent claimers pass over each other's rows instead of
+// queueing on them, so no two ever take the same task and none waits for another. The candidate
+// scan runs per kind (a LATERAL over the kinds) because each is then a range scan of tasks_claim
+// already in hand-out order that stops after `max` rows; one `kind = ANY(…)` scan has no index in
+// priority order across kinds and would read and sort every pending task of those kinds.
+import type { ClaimedTask } from '../../protocol/api.js';
+import { VidfleetError } from '../../protocol/errors.js';
+import { claimedToWire, isTerminalJob, type TaskRow } from '../derive.js';
+import type { ClaimRequest } from '../store.js';
+import { COLS, exec, q, tx, type Ctx } from './connection.js';
+import { finishJobs, lockJobs, SIBLING_FAILED } from './aggregate.js';
+import { CANCELED_BY_USER } from './cancel.js';
+import type { NewEvent } from './events.js';
+
+/**
+ * Exported so the tests can check its plan. A claim is a sign of life like a heartbeat (w), and
+ * claims nothing for an unknown worker. At most kinds × max rows are locked; those not chosen
+ * across kinds stay locked, unchanged, until commit, which only makes a concurrent claimer pass
+ * them by for a moment. `chosen` hands the previous worker_id to RETURNING, for the rare claim
+ * undone below.
+ */
+export const CLAIM_SQL = `WITH w AS (
+    UPDATE workers SET status = 'online', last_heartbeat_at = $3 WHERE id = $1 RETURNING id
+  )
+  UPDATE tasks SET status = 'assigned', attempt = tasks.attempt + 1, worker_id = $1, lease_expires_at = $4,
+    run_deadline_at = $3 + tasks.max_run_ms, started_at = NULL
+  FROM (
+    SELECT c.id, c.worker_id FROM unnest($2::text[]) AS k(kind)
+    CROSS JOIN LATERAL (
+      SELECT id, priority, created_at, worker_id FROM tasks
+      WHERE status = 'pending' AND kind = k.kind AND run_after <= $3
+      ORDER BY priority DESC, created_at, id
+      LIMIT $5 FOR UPDATE SKIP LOCKED
+    ) c
+    WHERE EXISTS (SELECT 1 FROM w)
+    ORDER BY c.priority DESC, c.created_at, c.id
+    LIMIT $5
+  ) chosen
+  WHERE tasks.id = chosen.id
+  RETURNING ${COLS.task('tasks')}, chosen.worker_id AS prev_worker_id`;
+
+type Claimed = TaskRow & { prev_worker_id: string | null };
+
+function handOutOrder(a: TaskRow, b: TaskRow): number {
+  return b.priority - a.priority || a.created_at - b.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+export async function claimTasks(ctx: Ctx, request: ClaimRequest): Promise<ClaimedTask[]> {
+  const kinds = [...new Set(request.kinds)];
+  const max = Math.floor(request.max);
+  if (kinds.length === 0 || !(max >= 1)) return [];
+  return tx(ctx, async (c) => {
+    const now = ctx.now();
+    const lease = now + request.leaseMs;
+    const rows = await q<Claimed>(c, CLAIM_SQL, [request.workerId, kinds, now, lease, max]);
+    if (rows.length === 0) {
+      // Empty for an unknown worker or an empty queue; only then is it worth a second look.
+      const [known] = await q<{ id: string }>(c, 'SELECT id FROM workers WHERE id = $1', [request.workerId]);
+      if (!known) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
+      return [];
+    }
+    rows.sort(handOutOrder);
+    const jobs = await lockJobs(c, rows.map((r) => r.job_id));
+    // A task whose job ended while it was being claimed (a sibling failed and skipped it, see
+    // cancelWaitingSiblings) is canceled here instead of handed out.
+    const isDead = (r: Claimed) => {
+      const status = jobs.get(r.job_id)?.status;
+      return status === undefined || isTerminalJob(status) || status === 'canceling';
+    };
+    const dead = rows.filter(isDead);
+    const live = rows.filter((r) => !isDead(r));
+    const events: NewEvent[] = live.map((r) => ({
+      jobId: r.job_id,
+      taskId: r.id,
+      type: 'task.claimed',
+      data: { attempt: r.attempt, workerId: request.workerId, leaseExpiresAt: lease },
+    }));
+    if (dead.length > 0) {
+      await exec(
+        c,
+        `UPDATE tasks SET status = 'canceled', attempt = tasks.attempt - 1, worker_id = u.prev, lease_expires_at = NULL, run_deadline_at = NULL, finished_at = $3
+         FROM unnest($1::text[], $2::text[]) AS u(id, prev) WHERE tasks.id = u.id`,
+        [dead.map((r) => r.id), dead.map((r) => r.prev_worker_id), now],
+      );
+      for (const r of dead) {
+        events.push({ jobId: r.job_id, taskId: r.id, type: 'task.canceled', data: { reason: jobs.get(r.job_id)?.status === 'failed' ? SIBLING_FAILED : CANCELED_BY_USER } });
+      }
+    }
+    await finishJobs(c, now, jobs, events);
+    return live.map(claimedToWire);
+  });
+}

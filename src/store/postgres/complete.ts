@@ -1,0 +1,77 @@
+// The two ways a held attempt ends by the worker's own report: completed, or failed (which may
+// put the task back in line for another attempt, or confirm a cancel).
+import type { ErrorBody } from '../../protocol/errors.js';
+import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
+import type { AttemptRef } from '../store.js';
+import { FENCE_SQL, tx, type Ctx } from './connection.js';
+import { cancelWaitingSiblings, finishJobs, lockJobs, settleJobs } from './aggregate.js';
+import type { NewEvent } from './events.js';
+import { fenced, requireHeld } from './fence.js';
+
+type Ended = { job_id: string; id: string; attempt: number; was_status: string };
+
+// resume_data only serves a next attempt; a completed task has none. The sub-select locks the row
+// and hands its previous status to RETURNING, as in fence.ts.
+const COMPLETE_SQL = `UPDATE tasks SET status = 'completed', progress = 1, result = $4::json, error = NULL, resume_data = NULL,
+    lease_expires_at = NULL, run_deadline_at = NULL, finished_at = $5
+  FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
+  WHERE tasks.id = was.id
+  RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
+
+/**
+ * Completing a canceling task is accepted: the work finished before the worker saw the cancel,
+ * and throwing the result away helps no one. The event says `whileCanceling: true`.
+ */
+export async function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): Promise<void> {
+  await tx(ctx, async (c) => {
+    const now = ctx.now();
+    const row = await fenced<Ended>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
+    const data: Record<string, unknown> = { attempt: row.attempt, workerId: ref.workerId };
+    if (row.was_status === 'canceling') data.whileCanceling = true;
+    await settleJobs(c, now, [], [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
+  });
+}
+
+export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<FailOutcome> {
+  return tx(ctx, async (c) => {
+    // The task, then its job, locked before deciding: the outcome depends on the task's status and
+    // attempt count and on whether a sibling has already failed the job.
+    const task = await requireHeld(c, ref);
+    const jobs = await lockJobs(c, [task.job_id]);
+    const now = ctx.now();
+    const jobStatus = jobs.get(task.job_id)?.status;
+    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus }, error.retryable);
+    // A failure that reports no resume data keeps what an earlier attempt left: losing it would
+    // make the next attempt redo work that is already stored.
+    const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
+    const errorText = jsonText(error);
+    const events: NewEvent[] = [];
+    if (outcome === 'pending') {
+      const runAfter = retryRunAfter(now, options.retryDelayMs);
+      await fenced(
+        c,
+        `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json
+         WHERE ${FENCE_SQL} RETURNING id`,
+        ref,
+        [runAfter, errorText, resumeData],
+      );
+      events.push({ jobId: task.job_id, taskId: task.id, type: 'task.retrying', data: { attempt: task.attempt, error, runAfter } });
+    } else {
+      await fenced(
+        c,
+        `UPDATE tasks SET status = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json, finished_at = $7
+         WHERE ${FENCE_SQL} RETURNING id`,
+        ref,
+        [outcome, outcome === 'failed' ? errorText : null, resumeData, now],
+      );
+      events.push(
+        outcome === 'failed'
+          ? { jobId: task.job_id, taskId: task.id, type: 'task.failed', data: { attempt: task.attempt, error } }
+          : { jobId: task.job_id, taskId: task.id, type: 'task.canceled', data: { attempt: task.attempt, workerId: ref.workerId, reason: 'the worker confirmed the cancel', error } },
+      );
+      if (outcome === 'failed') events.push(...(await cancelWaitingSiblings(c, now, [task.job_id])));
+    }
+    await finishJobs(c, now, jobs, events);
+    return outcome;
+  });
+}

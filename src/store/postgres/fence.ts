@@ -1,0 +1,72 @@
+// Fencing: every write a worker makes names (task, attempt, worker) and applies only while that
+// attempt is current and the task still held. Each write is one conditional UPDATE; under READ
+// COMMITTED a concurrent change makes it wait and re-check the condition on the newest row, so
+// a write that matched nothing was refused, and the transaction rolls back having changed nothing.
+import type { LeaseState } from '../../protocol/api.js';
+import { VidfleetError } from '../../protocol/errors.js';
+import { clampProgress, type TaskRow } from '../derive.js';
+import type { AttemptRef } from '../store.js';
+import { FENCE_SQL, q, tx, type Client, type Ctx } from './connection.js';
+import { settleJobs } from './aggregate.js';
+
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data' | 'max_run_ms'>;
+
+export const fenceArgs = (ref: AttemptRef): unknown[] => [ref.taskId, ref.attempt, ref.workerId];
+
+/** Why a fenced write was refused: the task is gone, or this attempt is no longer the held one. */
+async function refusal(c: Client | Ctx['pool'], ref: AttemptRef): Promise<VidfleetError> {
+  const [current] = await q<Pick<TaskRow, 'status' | 'attempt'>>(c, 'SELECT status, attempt FROM tasks WHERE id = $1', [ref.taskId]);
+  if (!current) return new VidfleetError('TASK_NOT_FOUND', `Task ${ref.taskId} does not exist.`, { details: { taskId: ref.taskId } });
+  return new VidfleetError(
+    'STALE_ATTEMPT',
+    `Attempt ${ref.attempt} of task ${ref.taskId} by worker ${ref.workerId} is no longer current: the task is ${current.status} at attempt ${current.attempt}.`,
+    { details: { taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId, currentAttempt: current.attempt, status: current.status } },
+  );
+}
+
+/** Locks and answers the held task, or throws STALE_ATTEMPT / TASK_NOT_FOUND. */
+export async function requireHeld(c: Client, ref: AttemptRef): Promise<HeldTask> {
+  const [row] = await q<HeldTask>(
+    c,
+    `SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data, max_run_ms FROM tasks WHERE ${FENCE_SQL} FOR UPDATE`,
+    fenceArgs(ref),
+  );
+  if (!row) throw await refusal(c, ref);
+  return row;
+}
+
+/**
+ * Runs a fenced statement (its WHERE holds FENCE_SQL; $1..$3 are the fence, `args` follow) and
+ * answers its first returned row, or throws the refusal if it matched nothing.
+ */
+export async function fenced<R extends object>(c: Client, sql: string, ref: AttemptRef, args: unknown[]): Promise<R> {
+  const [row] = await q<R & Record<string, unknown>>(c, sql, [...fenceArgs(ref), ...args]);
+  if (!row) throw await refusal(c, ref);
+  return row;
+}
+
+export async function assertAttempt(ctx: Ctx, ref: AttemptRef): Promise<{ jobId: string }> {
+  const [row] = await q<{ job_id: string }>(ctx.pool, `SELECT job_id FROM tasks WHERE ${FENCE_SQL}`, fenceArgs(ref));
+  if (!row) throw await refusal(ctx.pool, ref);
+  return { jobId: row.job_id };
+}
+
+// The sub-select locks the row and hands the status it had before the update to RETURNING
+// (PostgreSQL before 18 has no OLD in RETURNING): one round trip for lock, check and write.
+const PROGRESS_SQL = `UPDATE tasks SET progress = $4,
+    started_at = CASE WHEN tasks.status = 'assigned' THEN $5 ELSE tasks.started_at END,
+    status = CASE WHEN tasks.status = 'assigned' THEN 'running' ELSE tasks.status END
+  FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
+  WHERE tasks.id = was.id
+  RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
+
+export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number): Promise<LeaseState> {
+  return tx(ctx, async (c) => {
+    const now = ctx.now();
+    const row = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status'] }>(c, PROGRESS_SQL, ref, [clampProgress(progress), now]);
+    const events =
+      row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running' as const, data: { attempt: row.attempt, workerId: ref.workerId } }] : [];
+    await settleJobs(c, now, [row.job_id], events);
+    return row.was_status === 'canceling' ? 'cancel' : 'ok';
+  });
+}

@@ -1,0 +1,144 @@
+// The PostgreSQL Store: a connection pool onto one schema of one database, which several
+// coordinators may share. Each group of operations lives in its own file; this class only binds
+// them to one pool. Same semantics, events and error codes as the SQLite store (one conformance
+// suite proves both).
+import type { ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
+import type { ErrorBody } from '../../protocol/errors.js';
+import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
+import type { AttemptRef, ClaimRequest, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import * as artifacts from './artifacts.js';
+import { cancelJob } from './cancel.js';
+import { claimTasks } from './claim.js';
+import { completeTask, failTask } from './complete.js';
+import { createPool, type Ctx } from './connection.js';
+import { listEvents } from './events.js';
+import { assertAttempt, reportProgress } from './fence.js';
+import * as jobs from './jobs.js';
+import * as leases from './leases.js';
+import { migrate } from './migrations.js';
+import { pruneFinished } from './retention.js';
+import * as workers from './workers.js';
+
+export interface PostgresStoreOptions {
+  /** postgres://user:password@host:port/database */
+  connectionString: string;
+  /** Every table lives in this schema, created by migrate(). Default "vidfleet". */
+  schema?: string;
+  /** Clock in ms since the epoch, used for every timestamp instead of the server's clock. */
+  now?: () => number;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+}
+
+export class PostgresStore implements Store {
+  readonly schema: string;
+  private readonly ctx: Ctx;
+  private closed = false;
+
+  constructor(options: PostgresStoreOptions) {
+    this.schema = options.schema ?? 'vidfleet';
+    const pool = createPool(options.connectionString, this.schema, options.poolSize ?? 10);
+    // An idle client that loses its connection (server restart) must not crash the process; the
+    // pool drops it and the next query opens a new one.
+    pool.on('error', () => undefined);
+    this.ctx = { pool, schema: this.schema, now: options.now ?? Date.now };
+  }
+
+  async migrate(): Promise<void> {
+    await migrate(this.ctx);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.ctx.pool.end();
+  }
+
+  async createJob(job: NewJob, options?: { idempotency?: IdempotencyOptions }): Promise<{ job: Job; created: boolean }> {
+    return jobs.createJob(this.ctx, job, options?.idempotency);
+  }
+
+  async cancelJob(jobId: string, graceMs: number): Promise<Job> {
+    return cancelJob(this.ctx, jobId, graceMs);
+  }
+
+  async getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null> {
+    return jobs.getJob(this.ctx, id, options?.withTasks ?? false);
+  }
+
+  async listJobs(filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }> {
+    return jobs.listJobs(this.ctx, filter);
+  }
+
+  async listEvents(jobId: string, afterId?: number): Promise<JobEvent[]> {
+    return listEvents(this.ctx, jobId, afterId);
+  }
+
+  async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
+    return workers.registerWorker(this.ctx, worker);
+  }
+
+  async deregisterWorker(workerId: string): Promise<void> {
+    await workers.deregisterWorker(this.ctx, workerId);
+  }
+
+  async getWorker(id: string): Promise<Worker | null> {
+    return workers.getWorker(this.ctx, id);
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    return workers.listWorkers(this.ctx);
+  }
+
+  async claimTasks(request: ClaimRequest): Promise<ClaimedTask[]> {
+    return claimTasks(this.ctx, request);
+  }
+
+  async heartbeat(workerId: string, tasks: TaskRef[], leaseMs: number): Promise<{ taskId: string; attempt: number; state: LeaseState }[]> {
+    return leases.heartbeat(this.ctx, workerId, tasks, leaseMs);
+  }
+
+  async reportProgress(ref: AttemptRef, progress: number): Promise<LeaseState> {
+    return reportProgress(this.ctx, ref, progress);
+  }
+
+  async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {
+    return assertAttempt(this.ctx, ref);
+  }
+
+  async recordArtifact(ref: AttemptRef, artifact: NewArtifact): Promise<Artifact> {
+    return artifacts.recordArtifact(this.ctx, ref, artifact);
+  }
+
+  async completeTask(ref: AttemptRef, result: unknown): Promise<void> {
+    await completeTask(this.ctx, ref, result);
+  }
+
+  async failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed' | 'canceled'> {
+    return failTask(this.ctx, ref, error, options);
+  }
+
+  async requeueExpiredLeases(): Promise<RequeueResult> {
+    return leases.requeueExpiredLeases(this.ctx);
+  }
+
+  async markSilentWorkersOffline(silentMs: number): Promise<number> {
+    return workers.markSilentWorkersOffline(this.ctx, silentMs);
+  }
+
+  async pruneFinished(olderThanMs: number, limit: number): Promise<PruneResult> {
+    return pruneFinished(this.ctx, olderThanMs, limit);
+  }
+
+  async nextDueAt(kinds: string[]): Promise<number | null> {
+    return leases.nextDueAt(this.ctx, kinds);
+  }
+
+  async listArtifacts(jobId: string): Promise<Artifact[]> {
+    return artifacts.listArtifacts(this.ctx, jobId);
+  }
+
+  async getArtifact(jobId: string, name: string): Promise<Artifact | null> {
+    return artifacts.getArtifact(this.ctx, jobId, name);
+  }
+}

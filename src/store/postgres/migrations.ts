@@ -1,0 +1,146 @@
+// Numbered schema migrations, tracked in schema_migrations. All of them run under one
+// transaction-scoped advisory lock per schema, so coordinators starting together apply each
+// migration exactly once and a half-applied migration never commits. Never edit a shipped
+// migration: append a new one.
+//
+// Types: ids are text COLLATE "C" (byte order is the time order newId promises, and compares
+// fastest); times are bigint ms like SQLite's INTEGER, so derive.ts mappers apply unchanged;
+// progress is double precision (real would turn 0.3 into 0.300000011920929); JSON columns are
+// `json`, not `jsonb`: json keeps exactly the text a worker sent (key order, and \u0000, which
+// jsonb refuses: a probe report quoting a tag with a NUL would fail the whole completion),
+// still validates it, and the store never queries inside it, so jsonb's indexing buys nothing.
+import { VidfleetError } from '../../protocol/errors.js';
+import { q, tx, type Ctx } from './connection.js';
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: initial schema, with issue 3's run deadlines, idempotency keys and retention indexes
+  `
+  CREATE TABLE jobs (
+    id          text COLLATE "C" PRIMARY KEY,
+    kind        text NOT NULL,
+    input       text NOT NULL,
+    params      json NOT NULL,
+    priority    integer NOT NULL DEFAULT 0,
+    status      text NOT NULL CHECK (status IN ('pending','running','completed','failed','canceling','canceled')),
+    progress    double precision NOT NULL DEFAULT 0,
+    error       json,
+    result      json,
+    created_at  bigint NOT NULL,
+    updated_at  bigint NOT NULL,
+    finished_at bigint
+  );
+  -- listJobs pages by id (time-sortable) within a status or a kind.
+  CREATE INDEX jobs_status_id ON jobs (status, id);
+  CREATE INDEX jobs_kind_id ON jobs (kind, id);
+  -- pruneFinished: the oldest finished jobs are a prefix of this index.
+  CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+  CREATE TABLE tasks (
+    id               text COLLATE "C" PRIMARY KEY,
+    job_id           text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    kind             text NOT NULL,
+    input            text NOT NULL,
+    params           json NOT NULL,
+    priority         integer NOT NULL DEFAULT 0,
+    status           text NOT NULL CHECK (status IN ('pending','assigned','running','completed','failed','canceling','canceled')),
+    attempt          integer NOT NULL DEFAULT 0,
+    max_attempts     integer NOT NULL CHECK (max_attempts >= 1),
+    worker_id        text COLLATE "C",
+    lease_expires_at bigint,
+    run_after        bigint NOT NULL,
+    progress         double precision NOT NULL DEFAULT 0,
+    error            json,
+    result           json,
+    resume_data      json,
+    max_run_ms       bigint CHECK (max_run_ms IS NULL OR max_run_ms >= 1),
+    run_deadline_at  bigint,
+    created_at       bigint NOT NULL,
+    started_at       bigint,
+    finished_at      bigint
+  );
+  CREATE INDEX tasks_job ON tasks (job_id, created_at, id);
+  -- Claim: per kind, one range scan already in hand-out order over pending rows only, so it
+  -- stays short however many tasks have finished.
+  CREATE INDEX tasks_claim ON tasks (kind, priority DESC, created_at, id) INCLUDE (run_after) WHERE status = 'pending';
+  -- nextDueAt: the earliest run_after per kind is the first entry of its range.
+  CREATE INDEX tasks_due ON tasks (kind, run_after) WHERE status = 'pending';
+  -- The janitor: expired leases and passed run deadlines are prefixes of these. The WHERE must
+  -- stay textually equal to HELD_SQL in connection.ts for the planner to use them.
+  CREATE INDEX tasks_lease ON tasks (lease_expires_at) WHERE status IN ('assigned', 'running', 'canceling');
+  CREATE INDEX tasks_run_deadline ON tasks (run_deadline_at) WHERE status IN ('assigned', 'running', 'canceling');
+
+  CREATE TABLE workers (
+    id                text COLLATE "C" PRIMARY KEY,
+    name              text NOT NULL,
+    hostname          text NOT NULL,
+    capabilities      json NOT NULL,
+    status            text NOT NULL CHECK (status IN ('online','offline')),
+    registered_at     bigint NOT NULL,
+    last_heartbeat_at bigint NOT NULL
+  );
+  -- markSilentWorkersOffline: silent online workers are a prefix.
+  CREATE INDEX workers_online_heartbeat ON workers (last_heartbeat_at) WHERE status = 'online';
+
+  CREATE TABLE artifacts (
+    job_id       text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id      text COLLATE "C" NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    name         text COLLATE "C" NOT NULL,
+    key          text NOT NULL,
+    size         bigint NOT NULL,
+    sha256       text NOT NULL,
+    content_type text NOT NULL,
+    created_at   bigint NOT NULL,
+    PRIMARY KEY (job_id, name)
+  );
+  CREATE INDEX artifacts_task ON artifacts (task_id);
+
+  CREATE TABLE events (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id     text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id    text COLLATE "C",
+    type       text NOT NULL,
+    data       json NOT NULL,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX events_job_id ON events (job_id, id);
+
+  CREATE TABLE idempotency_keys (
+    owner        text NOT NULL,
+    key          text NOT NULL,
+    request_hash text NOT NULL,
+    -- Pruning a job takes its key with it: a resubmission then creates a new job. Deferred, so a
+    -- submission can claim the key before inserting the job it names.
+    job_id       text COLLATE "C" NOT NULL REFERENCES jobs (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    expires_at   bigint NOT NULL,
+    PRIMARY KEY (owner, key)
+  );
+  CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+  CREATE INDEX idempotency_keys_job ON idempotency_keys (job_id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Lock key per schema: coordinators on other schemas of the same database don't wait. */
+const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended('vidfleet.migrate.' || $1, 0))`;
+
+export async function migrate(ctx: Ctx): Promise<void> {
+  await tx(ctx, async (c) => {
+    await q(c, LOCK_SQL, [ctx.schema]);
+    // Quoted, though SCHEMA_RE already allows only plain identifiers.
+    await c.query(`CREATE SCHEMA IF NOT EXISTS "${ctx.schema}"`);
+    await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
+    const [row] = await q<{ version: number | null }>(c, 'SELECT max(version) AS version FROM schema_migrations');
+    const found = row?.version ?? 0;
+    if (found > SCHEMA_VERSION) {
+      throw new VidfleetError(
+        'INTERNAL',
+        `The PostgreSQL schema "${ctx.schema}" has version ${found}, newer than this vidfleet knows (${SCHEMA_VERSION}); upgrade vidfleet or use another schema.`,
+      );
+    }
+    for (let version = found + 1; version <= SCHEMA_VERSION; version++) {
+      await c.query(MIGRATIONS[version - 1] as string);
+      await q(c, 'INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, ctx.now()]);
+    }
+  });
+}

@@ -1,0 +1,56 @@
+// Workers: registration, goodbye, reads, and the janitor's sweep for silent ones. last_heartbeat_at
+// ("last seen") is written by heartbeat() and claimTasks(), which also bring an offline worker back.
+import { VidfleetError } from '../../protocol/errors.js';
+import type { Worker, WorkerCapabilities } from '../../protocol/model.js';
+import { jsonText, validateDuration, workerToWire, type WorkerRow } from '../derive.js';
+import { newId } from '../ids.js';
+import { COLS, exec, HELD_SQL, q, type Ctx } from './connection.js';
+
+export async function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
+  const now = ctx.now();
+  const [row] = await q<WorkerRow>(
+    ctx.pool,
+    `INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at)
+     VALUES ($1, $2, $3, $4::json, 'online', $5, $5) RETURNING ${COLS.worker}`,
+    [newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now],
+  );
+  return workerToWire(row as WorkerRow);
+}
+
+/**
+ * A worker says goodbye (drain done, or aborting): offline, and any attempt it still holds gets
+ * its lease cut to now, so the janitor's next pass hands it on instead of waiting out the lease.
+ * One statement; the task locks are taken in id order (aggregate.ts).
+ */
+export async function deregisterWorker(ctx: Ctx, workerId: string): Promise<void> {
+  const [row] = await q<{ found: boolean }>(
+    ctx.pool,
+    `WITH w AS (UPDATE workers SET status = 'offline' WHERE id = $1 RETURNING id),
+     cut AS (
+       UPDATE tasks SET lease_expires_at = $2
+       WHERE id IN (SELECT id FROM tasks WHERE ${HELD_SQL} AND worker_id = $1 AND lease_expires_at > $2 ORDER BY id FOR UPDATE)
+         AND lease_expires_at > $2 AND EXISTS (SELECT 1 FROM w)
+     )
+     SELECT EXISTS (SELECT 1 FROM w) AS found`,
+    [workerId, ctx.now()],
+  );
+  if (!row?.found) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${workerId} is not registered.`, { details: { workerId } });
+}
+
+export async function getWorker(ctx: Ctx, id: string): Promise<Worker | null> {
+  const [row] = await q<WorkerRow>(ctx.pool, `SELECT ${COLS.worker} FROM workers WHERE id = $1`, [id]);
+  return row ? workerToWire(row) : null;
+}
+
+export async function listWorkers(ctx: Ctx): Promise<Worker[]> {
+  return (await q<WorkerRow>(ctx.pool, `SELECT ${COLS.worker} FROM workers ORDER BY id`)).map(workerToWire);
+}
+
+/**
+ * One guarded UPDATE: on several coordinators at once each worker is switched (and counted)
+ * by exactly one of them, and a heartbeat that lands first keeps its worker online.
+ */
+export async function markSilentWorkersOffline(ctx: Ctx, silentMs: number): Promise<number> {
+  validateDuration('silentMs', silentMs);
+  return exec(ctx.pool, `UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_heartbeat_at <= $1`, [ctx.now() - silentMs]);
+}
