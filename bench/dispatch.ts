@@ -6,7 +6,7 @@
 // Writes its section of bench/RESULTS.md.
 //
 //   npm run bench:dispatch
-//   npm run bench:dispatch -- --tasks 500 --paced 50 --claim-depths 10000 --dry-run   (quick check)
+//   npm run bench:dispatch -- --rounds 1 --tasks 500 --paced 50 --claim-depths 10000 --claim-pg-depths 2000 --dry-run   (quick check)
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { machineLine, writeResultsSection } from './results.js';
 import { measurePostgresClaimDepth, measureSqliteClaimDepth, type DepthReport } from './dispatch/claim-depth.js';
-import { startCpuWindow, type CpuReport } from './dispatch/cpu.js';
+import { startCpuWindow, waitForQuietMachine, type CpuReport } from './dispatch/cpu.js';
 import { Child, median, percentile, sleep, type ClientResult } from './dispatch/common.js';
 import { BullmqSystem, NotWiredError, PgBossSystem, VidfleetSystem, type Fleet, type SystemUnderTest } from './dispatch/systems.js';
 
@@ -27,7 +27,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '500' },
-    rounds: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
     systems: { type: 'string', default: 'vidfleet-sqlite,vidfleet-postgres,bullmq,pgboss' },
     'claim-depths': { type: 'string', default: '10000,100000,1000000' },
     'claim-pg-depths': { type: 'string', default: '10000,100000' },
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'skip-dispatch': { type: 'boolean', default: false },
     pg: { type: 'string', default: process.env.VIDFLEET_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test' },
     redis: { type: 'string', default: '127.0.0.1:6379' },
+    'quiet-wait-s': { type: 'string', default: '300' },
     'dry-run': { type: 'boolean', default: false },
   },
 });
@@ -104,8 +105,13 @@ interface SystemResult {
 
 const ids = (r: ClientResult): string[] => r.sent.map((s) => s.id);
 
+/** Runs measured with something else busy on the machine (see waitForQuietMachine). */
+const busyRuns: string[] = [];
+
 async function runOnce(system: SystemUnderTest): Promise<RoundResult> {
   const burstTimeoutMs = Math.min(20 * 60_000, 120_000 + TASKS * 20);
+  const quiet = await waitForQuietMachine({ maxBusyCores: 0.25, timeoutMs: int('quiet-wait-s', 0) * 1000, log });
+  if (!quiet.quiet) busyRuns.push(`${system.label} (${quiet.busyCores.toFixed(2)} cores busy before it started)`);
   log(`${system.label}: starting ${FLEET.workers} worker processes × concurrency ${FLEET.concurrency}`);
   await system.start();
   const client = Child.start(`${system.id} client`, CLIENT_SCRIPT, system.client());
@@ -283,20 +289,22 @@ function dispatchSection(results: SystemResult[]): string {
       const workers = sum((role) => role === 'workers');
       const client = sum((role) => role === 'client');
       const harness = sum((role) => role === 'bench harness');
+      const separateHarness = withCpu.some((x) => x.cpu!.roles.some((u) => u.role === 'bench harness'));
       const busy = withCpu.reduce((a, x) => a + x.cpu!.machineBusySeconds, 0);
       const capacity = withCpu.reduce((a, x) => a + x.cpu!.wallSeconds * x.cpu!.cores, 0);
       const other = withCpu.reduce((a, x) => a + x.cpu!.otherSeconds, 0);
       const brokerLabel = r.id.startsWith('vidfleet') ? (r.id.endsWith('postgres') ? 'coordinator + PostgreSQL' : 'coordinator') : r.id === 'bullmq' ? 'Redis' : 'PostgreSQL';
       lines.push(
-        `| ${r.label} | ${per(broker)} (${brokerLabel}) | ${per(workers)} | ${per(client)} | ${harness > 0 ? per(harness) : 'in coordinator'} | ${per(broker + workers + client + harness)} | ${((100 * busy) / capacity).toFixed(0)}% | ${other.toFixed(1)} |`,
+        `| ${r.label} | ${per(broker)} (${brokerLabel}) | ${per(workers)} | ${per(client)} | ${separateHarness ? per(harness) : 'in coordinator'} | ${per(broker + workers + client + harness)} | ${((100 * busy) / capacity).toFixed(0)}% | ${other.toFixed(1)} |`,
       );
     }
   }
+  if (busyRuns.length > 0) lines.push('', `**Caution:** the machine was busy with other work when these runs started, so their numbers are low: ${busyRuns.join('; ')}.`);
   lines.push('', 'Where each start time comes from:', '');
   for (const r of results) lines.push(`- ${r.label}: ${r.clockNote}`);
   lines.push(
     '',
-    `Notes: every system keeps finished tasks (BullMQ's default keeps completed jobs; pg-boss keeps them until archiving; vidfleet keeps rows and events). BullMQ workers block on Redis and wake at once; pg-boss workers poll (pg-boss 10 has no notification), each of the ${FLEET.concurrency} fetch loops per process at its minimum interval of 0.5 s, so with one task per fetch its ceiling here is ${FLEET.workers} × ${FLEET.concurrency} / 0.5 s = ${(FLEET.workers * FLEET.concurrency * 2).toFixed(0)} tasks/s and a pickup waits up to 0.5 s. vidfleet's workers long-poll \`/claim\` (woken in-process by each submit) and, per task, write \`progress\` (running) and \`complete\` over HTTP; the coordinator writes each change and its event in one SQLite transaction.`,
+    `Notes: every system keeps finished tasks (BullMQ's default keeps completed jobs; pg-boss keeps them until archiving; vidfleet keeps rows and events). BullMQ workers block on Redis and wake at once; pg-boss workers poll (pg-boss 10 has no notification), each of the ${FLEET.concurrency} fetch loops per process at its minimum interval of 0.5 s, so with one task per fetch its ceiling here is ${FLEET.workers} × ${FLEET.concurrency} / 0.5 s = ${(FLEET.workers * FLEET.concurrency * 2).toFixed(0)} tasks/s and a pickup waits up to 0.5 s. vidfleet's workers long-poll \`/claim\` (woken in-process by each submit) and, per task, write \`progress\` (running) and \`complete\` over HTTP; the coordinator writes each change with its event in one database transaction. The bench harness (completion polling) runs in the coordinator's process for vidfleet and reads the store in-process, one primary-key read per finished job.`,
   );
   return lines.join('\n');
 }
@@ -377,6 +385,7 @@ async function main(): Promise<void> {
       budgetMs: int('claim-budget-s', 10) * 1000,
       log,
     };
+    await waitForQuietMachine({ maxBusyCores: 0.25, timeoutMs: int('quiet-wait-s', 0) * 1000, log });
     const reports: DepthReport[] = [await measureSqliteClaimDepth({ ...options, depths: depths(values['claim-depths']!), fillConcurrency: 1 })];
     let skippedPg: string | null = null;
     if (pgProblem) {

@@ -91,3 +91,32 @@ export function startCpuWindow(roles: Role[]): { stop(): CpuReport } | null {
     },
   };
 }
+
+/** Cores' worth of CPU the machine is busy over `ms` (all processes). */
+export async function machineBusyCores(ms: number): Promise<number> {
+  if (!cpuAccountingAvailable()) return 0;
+  const a = machineTicks();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const b = machineTicks();
+  return (b.busy - a.busy) / TICKS_PER_SECOND / (ms / 1000);
+}
+
+/**
+ * Waits (bounded) until the machine is nearly idle, so a run is not measured while something
+ * else (a test suite, a build) takes the cores. Answers the busy level it settled on, or the last
+ * seen when it gave up.
+ */
+export async function waitForQuietMachine(options: { maxBusyCores: number; timeoutMs: number; log: (line: string) => void }): Promise<{ quiet: boolean; busyCores: number }> {
+  const deadline = Date.now() + options.timeoutMs;
+  let announced = false;
+  for (;;) {
+    const busyCores = await machineBusyCores(2_000);
+    if (busyCores <= options.maxBusyCores) return { quiet: true, busyCores };
+    if (Date.now() >= deadline) {
+      options.log(`  machine still busy (${busyCores.toFixed(2)} cores in use) after ${Math.round(options.timeoutMs / 1000)} s; measuring anyway`);
+      return { quiet: false, busyCores };
+    }
+    if (!announced) options.log(`  machine busy (${busyCores.toFixed(2)} cores in use by other processes); waiting up to ${Math.round(options.timeoutMs / 1000)} s for it to settle…`);
+    announced = true;
+  }
+}

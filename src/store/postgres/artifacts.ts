@@ -4,15 +4,13 @@ import type { Artifact } from '../../protocol/model.js';
 import { artifactToWire, type ArtifactRow } from '../derive.js';
 import type { AttemptRef, NewArtifact } from '../store.js';
 import { COLS, q, tx, type Ctx } from './connection.js';
-import { lockJobs } from './aggregate.js';
 import { appendEvents } from './events.js';
 import { requireHeld } from './fence.js';
 
 export async function recordArtifact(ctx: Ctx, ref: AttemptRef, artifact: NewArtifact): Promise<Artifact> {
   return tx(ctx, async (c) => {
     // The task lock keeps the attempt current until commit; the job lock orders the event.
-    const task = await requireHeld(c, ref);
-    await lockJobs(c, [task.job_id]);
+    const { task } = await requireHeld(c, ref);
     const now = ctx.now();
     // prev reads the statement's snapshot, taken before the upsert; the job lock keeps another
     // attempt of this job from recording the same name in between.

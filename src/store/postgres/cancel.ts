@@ -7,13 +7,11 @@ import { VidfleetError } from '../../protocol/errors.js';
 import type { Job } from '../../protocol/model.js';
 import { cancelLease, isTerminalJob, validateDuration, type TaskRow } from '../derive.js';
 import { exec, q, tx, type Ctx } from './connection.js';
-import { finishJobs, lockJobs } from './aggregate.js';
+import { CANCELED_BY_USER, finishJobs, lockJobs } from './aggregate.js';
 import type { NewEvent } from './events.js';
 import { readJob } from './jobs.js';
 
 type Live = Pick<TaskRow, 'id' | 'status' | 'attempt' | 'worker_id' | 'lease_expires_at' | 'created_at'>;
-
-export const CANCELED_BY_USER = 'canceled by a user';
 
 export async function cancelJob(ctx: Ctx, jobId: string, graceMs: number): Promise<Job> {
   validateDuration('graceMs', graceMs);

@@ -4,11 +4,9 @@ import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, tx, type Ctx } from './connection.js';
-import { cancelWaitingSiblings, finishJobs, lockJobs, settleJobs } from './aggregate.js';
+import { cancelWaitingSiblings, finishJobs } from './aggregate.js';
 import type { NewEvent } from './events.js';
 import { fenced, requireHeld } from './fence.js';
-
-type Ended = { job_id: string; id: string; attempt: number; was_status: string };
 
 // resume_data only serves a next attempt; a completed task has none. The sub-select locks the row
 // and hands its previous status to RETURNING, as in fence.ts.
@@ -25,19 +23,27 @@ const COMPLETE_SQL = `UPDATE tasks SET status = 'completed', progress = 1, resul
 export async function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): Promise<void> {
   await tx(ctx, async (c) => {
     const now = ctx.now();
-    const row = await fenced<Ended>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
+    const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: string }>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
     const data: Record<string, unknown> = { attempt: row.attempt, workerId: ref.workerId };
     if (row.was_status === 'canceling') data.whileCanceling = true;
-    await settleJobs(c, now, [], [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
+    await finishJobs(c, now, jobs, [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
   });
 }
 
+const RETRY_SQL = `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json
+  WHERE ${FENCE_SQL} RETURNING job_id`;
+const END_SQL = `UPDATE tasks SET status = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json, finished_at = $7
+  WHERE ${FENCE_SQL} RETURNING job_id`;
+
+/**
+ * A failure report ends the attempt: back to pending (retryable, attempts left), failed, or — for
+ * a canceling task, whatever the error — canceled.
+ */
 export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<FailOutcome> {
   return tx(ctx, async (c) => {
-    // The task, then its job, locked before deciding: the outcome depends on the task's status and
-    // attempt count and on whether a sibling has already failed the job.
-    const task = await requireHeld(c, ref);
-    const jobs = await lockJobs(c, [task.job_id]);
+    // Task and job locked before deciding: the outcome depends on the task's status and attempt
+    // count, and on whether a sibling has already failed the job.
+    const { task, jobs } = await requireHeld(c, ref);
     const now = ctx.now();
     const jobStatus = jobs.get(task.job_id)?.status;
     const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus }, error.retryable);
@@ -45,31 +51,20 @@ export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, opti
     // make the next attempt redo work that is already stored.
     const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
     const errorText = jsonText(error);
+    const base = { jobId: task.job_id, taskId: task.id };
     const events: NewEvent[] = [];
     if (outcome === 'pending') {
       const runAfter = retryRunAfter(now, options.retryDelayMs);
-      await fenced(
-        c,
-        `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json
-         WHERE ${FENCE_SQL} RETURNING id`,
-        ref,
-        [runAfter, errorText, resumeData],
-      );
-      events.push({ jobId: task.job_id, taskId: task.id, type: 'task.retrying', data: { attempt: task.attempt, error, runAfter } });
+      await fenced(c, RETRY_SQL, ref, [runAfter, errorText, resumeData]);
+      events.push({ ...base, type: 'task.retrying', data: { attempt: task.attempt, error, runAfter } });
     } else {
-      await fenced(
-        c,
-        `UPDATE tasks SET status = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json, finished_at = $7
-         WHERE ${FENCE_SQL} RETURNING id`,
-        ref,
-        [outcome, outcome === 'failed' ? errorText : null, resumeData, now],
-      );
-      events.push(
-        outcome === 'failed'
-          ? { jobId: task.job_id, taskId: task.id, type: 'task.failed', data: { attempt: task.attempt, error } }
-          : { jobId: task.job_id, taskId: task.id, type: 'task.canceled', data: { attempt: task.attempt, workerId: ref.workerId, reason: 'the worker confirmed the cancel', error } },
-      );
-      if (outcome === 'failed') events.push(...(await cancelWaitingSiblings(c, now, [task.job_id])));
+      await fenced(c, END_SQL, ref, [outcome, outcome === 'failed' ? errorText : null, resumeData, now]);
+      if (outcome === 'failed') {
+        events.push({ ...base, type: 'task.failed', data: { attempt: task.attempt, error } });
+        events.push(...(await cancelWaitingSiblings(c, now, [task.job_id])));
+      } else {
+        events.push({ ...base, type: 'task.canceled', data: { attempt: task.attempt, workerId: ref.workerId, reason: 'the worker confirmed the cancel', error } });
+      }
     }
     await finishJobs(c, now, jobs, events);
     return outcome;

@@ -47,7 +47,8 @@ export function createPool(connectionString: string, schema: string, poolSize: n
 }
 
 // Named (server-side prepared) statements skip parse and plan on every call after the first on a
-// connection: measured 0.21 → 0.15 ms for a fenced UPDATE round trip on localhost.
+// connection: measured 0.41 → 0.27 ms (median of 4 runs × 3,000) for the fenced progress UPDATE,
+// round trip included, on localhost.
 const names = new Map<string, string>();
 function statementName(sql: string): string {
   let name = names.get(sql);
@@ -67,9 +68,10 @@ export async function exec(c: Client | pg.Pool, sql: string, values: unknown[] =
   return (await c.query({ name: statementName(sql), text: sql, values })).rowCount ?? 0;
 }
 
-// 40P01 deadlock_detected, 40001 serialization_failure. Lock order (tasks before jobs, jobs by id,
-// see jobs.ts) avoids the common cycles; what remains (a cancel racing a failure in one job, each
-// holding one task the other wants) is rare, and PostgreSQL aborts one side, which starts over.
+// 40P01 deadlock_detected, 40001 serialization_failure: the transaction changed nothing and can
+// run again. The lock order of aggregate.ts leaves no cycle among the store's own statements (the
+// race tests in test/store/postgres.test.ts see none); this is the backstop for what it cannot
+// order, such as pruning's cascade meeting a straggler.
 const RETRY_CODES = new Set(['40P01', '40001']);
 const MAX_TRIES = 5;
 

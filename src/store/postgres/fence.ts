@@ -1,15 +1,16 @@
 // Fencing: every write a worker makes names (task, attempt, worker) and applies only while that
-// attempt is current and the task still held. Each write is one conditional UPDATE; under READ
-// COMMITTED a concurrent change makes it wait and re-check the condition on the newest row, so
-// a write that matched nothing was refused, and the transaction rolls back having changed nothing.
+// attempt is current and the task still held. Each write is one conditional statement; under READ
+// COMMITTED a concurrent change makes it wait and re-check the condition on the newest row, so a
+// write that matched nothing was refused, and the transaction rolls back having changed nothing.
 import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import { clampProgress, type TaskRow } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, q, tx, type Client, type Ctx } from './connection.js';
-import { settleJobs } from './aggregate.js';
+import { finishJobs, lockedJobs, withJobLocks, type JobState, type LockedJobColumns } from './aggregate.js';
+import type { NewEvent } from './events.js';
 
-export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data' | 'max_run_ms'>;
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'>;
 
 export const fenceArgs = (ref: AttemptRef): unknown[] => [ref.taskId, ref.attempt, ref.workerId];
 
@@ -24,25 +25,26 @@ async function refusal(c: Client | Ctx['pool'], ref: AttemptRef): Promise<Vidfle
   );
 }
 
-/** Locks and answers the held task, or throws STALE_ATTEMPT / TASK_NOT_FOUND. */
-export async function requireHeld(c: Client, ref: AttemptRef): Promise<HeldTask> {
-  const [row] = await q<HeldTask>(
+/** The held task, locked with its job (in that order, one round trip), or throws STALE_ATTEMPT / TASK_NOT_FOUND. */
+export async function requireHeld(c: Client, ref: AttemptRef): Promise<{ task: HeldTask; jobs: Map<string, JobState> }> {
+  const [row] = await q<HeldTask & LockedJobColumns>(
     c,
-    `SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data, max_run_ms FROM tasks WHERE ${FENCE_SQL} FOR UPDATE`,
+    withJobLocks(`SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data FROM tasks WHERE ${FENCE_SQL} FOR UPDATE`),
     fenceArgs(ref),
   );
   if (!row) throw await refusal(c, ref);
-  return row;
+  return { task: row, jobs: lockedJobs([row]) };
 }
 
 /**
- * Runs a fenced statement (its WHERE holds FENCE_SQL; $1..$3 are the fence, `args` follow) and
- * answers its first returned row, or throws the refusal if it matched nothing.
+ * Runs a fenced statement (its WHERE holds FENCE_SQL; $1..$3 are the fence, `args` follow) that
+ * returns the job_id of the row it changed, locks that job, and answers the row, or throws the
+ * refusal if it matched nothing.
  */
-export async function fenced<R extends object>(c: Client, sql: string, ref: AttemptRef, args: unknown[]): Promise<R> {
-  const [row] = await q<R & Record<string, unknown>>(c, sql, [...fenceArgs(ref), ...args]);
+export async function fenced<R extends { job_id: string }>(c: Client, sql: string, ref: AttemptRef, args: unknown[]): Promise<{ row: R; jobs: Map<string, JobState> }> {
+  const [row] = await q<R & LockedJobColumns>(c, withJobLocks(sql), [...fenceArgs(ref), ...args]);
   if (!row) throw await refusal(c, ref);
-  return row;
+  return { row, jobs: lockedJobs([row]) };
 }
 
 export async function assertAttempt(ctx: Ctx, ref: AttemptRef): Promise<{ jobId: string }> {
@@ -63,10 +65,13 @@ const PROGRESS_SQL = `UPDATE tasks SET progress = $4,
 export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number): Promise<LeaseState> {
   return tx(ctx, async (c) => {
     const now = ctx.now();
-    const row = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status'] }>(c, PROGRESS_SQL, ref, [clampProgress(progress), now]);
-    const events =
-      row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running' as const, data: { attempt: row.attempt, workerId: ref.workerId } }] : [];
-    await settleJobs(c, now, [row.job_id], events);
+    const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status'] }>(c, PROGRESS_SQL, ref, [
+      clampProgress(progress),
+      now,
+    ]);
+    const events: NewEvent[] =
+      row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running', data: { attempt: row.attempt, workerId: ref.workerId } }] : [];
+    await finishJobs(c, now, jobs, events);
     return row.was_status === 'canceling' ? 'cancel' : 'ok';
   });
 }

@@ -5,7 +5,7 @@ import { VidfleetError, type ErrorBody } from '../../protocol/errors.js';
 import { afterLeaseExpiry, afterRunDeadline, expiryCause, jsonText, taskTimeoutError, workerLostError, type TaskRow } from '../derive.js';
 import type { RequeueResult } from '../store.js';
 import { HELD_SQL, q, tx, type Ctx } from './connection.js';
-import { cancelWaitingSiblings, finishJobs, lockJobs } from './aggregate.js';
+import { cancelWaitingSiblings, finishJobs, lockedJobs, withJobLocks, type LockedJobColumns } from './aggregate.js';
 import type { NewEvent } from './events.js';
 
 // One statement: the worker's liveness and every renewal, atomically, and nothing renewed for an
@@ -24,7 +24,8 @@ const HEARTBEAT_SQL = `WITH w AS (
 
 export async function heartbeat(ctx: Ctx, workerId: string, tasks: TaskRef[], leaseMs: number): Promise<{ taskId: string; attempt: number; state: LeaseState }[]> {
   const now = ctx.now();
-  // In id order, the order every waiting task lock is taken in (see aggregate.ts).
+  // Sorted: for a short list the planner walks the array in order, taking the task locks in id
+  // order like every other waiting locker (aggregate.ts).
   const sorted = [...tasks].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
   const rows = await q<{ id: string | null; attempt: number | null; status: string }>(ctx.pool, HEARTBEAT_SQL, [
     now,
@@ -44,7 +45,7 @@ export async function heartbeat(ctx: Ctx, workerId: string, tasks: TaskRef[], le
 
 type Expired = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'lease_expires_at' | 'run_deadline_at' | 'max_run_ms'>;
 
-/** Exported so the tests can check its plan: a BitmapOr of the two partial held-task indexes. */
+/** Exported so the tests can check its plan: the two partial indexes of held tasks, never the table. */
 export const EXPIRED_SQL = `SELECT id, job_id, status, attempt, max_attempts, worker_id, lease_expires_at, run_deadline_at, max_run_ms FROM tasks
   WHERE ${HELD_SQL} AND (lease_expires_at <= $1 OR run_deadline_at <= $1)
   LIMIT $2 FOR UPDATE SKIP LOCKED`;
@@ -64,16 +65,19 @@ const TAKE_BACK_SQL = `UPDATE tasks SET status = u.next, lease_expires_at = NULL
 /** Per transaction, so row locks are held briefly however many leases ran out at once. */
 const BATCH = 500;
 
-async function requeueBatch(ctx: Ctx, result: RequeueResult): Promise<number> {
+/** One batch; answers how many rows it looked at and what it did (counted only once committed). */
+async function requeueBatch(ctx: Ctx): Promise<{ seen: number; done: RequeueResult }> {
   return tx(ctx, async (c) => {
     const now = ctx.now();
+    const result: RequeueResult = { requeued: 0, failed: 0, canceled: 0 };
     // SKIP LOCKED: another coordinator's janitor, or a worker's write in flight, holds those rows;
     // they are that transaction's to finish, and this one neither waits nor double-counts them.
-    const expired = await q<Expired>(c, EXPIRED_SQL, [now, BATCH]);
-    if (expired.length === 0) return 0;
+    // Their jobs are locked in the same round trip: the outcome depends on the job (a task of a
+    // job that already failed is not retried).
+    const expired = await q<Expired & LockedJobColumns>(c, withJobLocks(EXPIRED_SQL), [now, BATCH]);
+    if (expired.length === 0) return { seen: 0, done: result };
     expired.sort((a, b) => (a.lease_expires_at ?? 0) - (b.lease_expires_at ?? 0) || (a.id < b.id ? -1 : 1));
-    // The outcome depends on the job: a task of a job that already failed is not retried.
-    const jobs = await lockJobs(c, expired.map((t) => t.job_id));
+    const jobs = lockedJobs(expired);
     const failedJobs = new Set<string>();
     const plans = expired.map((t) => {
       const timeout = expiryCause({ leaseExpiresAt: t.lease_expires_at, runDeadlineAt: t.run_deadline_at }, now) === 'TASK_TIMEOUT';
@@ -119,14 +123,19 @@ async function requeueBatch(ctx: Ctx, result: RequeueResult): Promise<number> {
     }
     events.push(...(await cancelWaitingSiblings(c, now, [...failedJobs])));
     await finishJobs(c, now, jobs, events);
-    return expired.length;
+    return { seen: expired.length, done: result };
   });
 }
 
 export async function requeueExpiredLeases(ctx: Ctx): Promise<RequeueResult> {
-  const result: RequeueResult = { requeued: 0, failed: 0, canceled: 0 };
-  while ((await requeueBatch(ctx, result)) === BATCH);
-  return result;
+  const total: RequeueResult = { requeued: 0, failed: 0, canceled: 0 };
+  for (;;) {
+    const { seen, done } = await requeueBatch(ctx);
+    total.requeued += done.requeued;
+    total.failed += done.failed;
+    total.canceled += done.canceled;
+    if (seen < BATCH) return total;
+  }
 }
 
 export async function nextDueAt(ctx: Ctx, kinds: string[]): Promise<number | null> {

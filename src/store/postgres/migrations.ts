@@ -127,18 +127,21 @@ const LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended('vidfleet.migrat
 export async function migrate(ctx: Ctx): Promise<void> {
   await tx(ctx, async (c) => {
     await q(c, LOCK_SQL, [ctx.schema]);
-    // Quoted, though SCHEMA_RE already allows only plain identifiers.
-    await c.query(`CREATE SCHEMA IF NOT EXISTS "${ctx.schema}"`);
+    // Only when missing: CREATE SCHEMA checks the CREATE privilege on the database even with IF NOT
+    // EXISTS, and a DBA may have made the schema for a user that has no such right. Quoted, though
+    // SCHEMA_RE already allows only plain identifiers.
+    const [found] = await q<{ n: number }>(c, 'SELECT 1 AS n FROM pg_namespace WHERE nspname = $1', [ctx.schema]);
+    if (!found) await c.query(`CREATE SCHEMA "${ctx.schema}"`);
     await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)');
     const [row] = await q<{ version: number | null }>(c, 'SELECT max(version) AS version FROM schema_migrations');
-    const found = row?.version ?? 0;
-    if (found > SCHEMA_VERSION) {
+    const current = row?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
       throw new VidfleetError(
         'INTERNAL',
-        `The PostgreSQL schema "${ctx.schema}" has version ${found}, newer than this vidfleet knows (${SCHEMA_VERSION}); upgrade vidfleet or use another schema.`,
+        `The PostgreSQL schema "${ctx.schema}" has version ${current}, newer than this vidfleet knows (${SCHEMA_VERSION}); upgrade vidfleet or use another schema.`,
       );
     }
-    for (let version = found + 1; version <= SCHEMA_VERSION; version++) {
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       await c.query(MIGRATIONS[version - 1] as string);
       await q(c, 'INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, ctx.now()]);
     }
