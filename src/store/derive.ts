@@ -8,7 +8,8 @@
 import { ERROR_CATALOG, VidfleetError, type ErrorBody } from '../protocol/errors.js';
 import type { ClaimedTask } from '../protocol/api.js';
 import type { Artifact, Job, JobStatus, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
-import type { IdempotencyOptions, JobEvent, NewJob } from './store.js';
+import { isId } from './ids.js';
+import type { IdempotencyOptions, JobEvent, ListJobsFilter, NewJob } from './store.js';
 
 /** Statuses in which a task belongs to one attempt of one worker: the only ones a fenced write accepts. */
 export const HELD_STATUSES = ['assigned', 'running', 'canceling'] as const satisfies readonly TaskStatus[];
@@ -65,6 +66,14 @@ export function validateDuration(name: string, ms: number): void {
 
 export function validateLimit(name: string, n: number): void {
   if (!isPositiveInt(n)) throw invalid(`${name} must be an integer >= 1, got ${n}.`);
+}
+
+/** listJobs' limit and cursor (the cursor is the last job id of the previous page). */
+export function validateListFilter(filter: Pick<ListJobsFilter, 'limit' | 'cursor'>): void {
+  validateLimit('limit', filter.limit);
+  if (filter.cursor !== undefined && !isId('job', filter.cursor)) {
+    throw invalid('The cursor is not one this server issued; pass nextCursor from the previous page unchanged.');
+  }
 }
 
 // ---- idempotency ----

@@ -1,5 +1,4 @@
 // Jobs: creation (idempotent when asked), reads and listing.
-import { VidfleetError } from '../../protocol/errors.js';
 import type { Job } from '../../protocol/model.js';
 import {
   idempotencyConflict,
@@ -7,12 +6,13 @@ import {
   jobToWire,
   jsonText,
   validateIdempotency,
+  validateListFilter,
   validateNewJob,
   type IdempotencyKeyRow,
   type JobRow,
   type TaskRow,
 } from '../derive.js';
-import { isId, newId } from '../ids.js';
+import { newId } from '../ids.js';
 import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { COLS, exec, q, snapshot, tx, type Client, type Ctx } from './connection.js';
 import { appendEvents } from './events.js';
@@ -101,12 +101,7 @@ export async function getJob(ctx: Ctx, id: string, withTasks: boolean): Promise<
 }
 
 export async function listJobs(ctx: Ctx, filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }> {
-  if (!Number.isInteger(filter.limit) || filter.limit < 1) {
-    throw new VidfleetError('VALIDATION_FAILED', `limit must be a positive integer, got ${filter.limit}.`);
-  }
-  if (filter.cursor !== undefined && !isId('job', filter.cursor)) {
-    throw new VidfleetError('VALIDATION_FAILED', 'The cursor is not one this server issued; pass nextCursor from the previous page unchanged.');
-  }
+  validateListFilter(filter);
   const where: string[] = [];
   const params: (string | number)[] = [];
   const add = (sql: string, value: string) => {

@@ -1,11 +1,10 @@
 // Jobs: creation, reads, listing, and the recomputation of a job's aggregate state that every
 // task change calls inside its own transaction.
-import { VidfleetError } from '../../protocol/errors.js';
 import {
-  deriveJob, idempotencyConflict, idempotencyDecision, isTerminalJob, jobFinishedAt, jobToWire, jsonText, taskFacts, validateIdempotency, validateNewJob,
+  deriveJob, idempotencyConflict, idempotencyDecision, isTerminalJob, jobFinishedAt, jobToWire, jsonText, taskFacts, validateIdempotency, validateListFilter, validateNewJob,
   type IdempotencyKeyRow, type JobRow, type TaskRow,
 } from '../derive.js';
-import { isId, newId } from '../ids.js';
+import { newId } from '../ids.js';
 import type { Job } from '../../protocol/model.js';
 import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
@@ -74,12 +73,7 @@ export function getJob(ctx: Ctx, id: string, withTasks: boolean): Job | null {
 }
 
 export function listJobs(ctx: Ctx, filter: ListJobsFilter): { jobs: Job[]; nextCursor: string | null } {
-  if (!Number.isInteger(filter.limit) || filter.limit < 1) {
-    throw new VidfleetError('VALIDATION_FAILED', `limit must be a positive integer, got ${filter.limit}.`);
-  }
-  if (filter.cursor !== undefined && !isId('job', filter.cursor)) {
-    throw new VidfleetError('VALIDATION_FAILED', 'The cursor is not one this server issued; pass nextCursor from the previous page unchanged.');
-  }
+  validateListFilter(filter);
   const where: string[] = [];
   const params: (string | number)[] = [];
   if (filter.status !== undefined) {
