@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.vidfleet/**', 'test-output/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.vidfleet/**', 'test-output/**', 'stubs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
