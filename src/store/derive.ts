@@ -11,6 +11,13 @@ import type { Artifact, Job, JobStatus, Task, TaskStatus, Worker, WorkerCapabili
 import { isId } from './ids.js';
 import type { IdempotencyOptions, JobEvent, ListJobsFilter, NewJob } from './store.js';
 
+/** Why a task was canceled, as its task.canceled event says; both dialects write the same words. */
+export const CANCEL_REASONS = {
+  byUser: 'canceled by a user',
+  siblingFailed: 'a sibling task failed',
+  workerConfirmed: 'the worker confirmed the cancel',
+} as const;
+
 /** Statuses in which a task belongs to one attempt of one worker: the only ones a fenced write accepts. */
 export const HELD_STATUSES = ['assigned', 'running', 'canceling'] as const satisfies readonly TaskStatus[];
 

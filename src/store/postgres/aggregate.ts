@@ -19,6 +19,7 @@
 // tasks (withJobLocks) and step 3 is one read and one write.
 import type { JobStatus } from '../../protocol/model.js';
 import { deriveJob, isTerminalJob, jobFinishedAt, taskFacts, type StoreEventType, type TaskRow } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import { exec, q, type Client } from './connection.js';
 import { appendEvents, eventArgs, insertEventsSql, type NewEvent } from './events.js';
 
@@ -111,8 +112,6 @@ export async function settleJobs(c: Client, now: number, jobIds: Iterable<string
   await finishJobs(c, now, await lockJobs(c, [...jobIds, ...events.map((e) => e.jobId)]), events);
 }
 
-export const SIBLING_FAILED = 'a sibling task failed';
-export const CANCELED_BY_USER = 'canceled by a user';
 
 /**
  * A job with a failed task can never complete, so its tasks still waiting for a worker are
@@ -132,5 +131,5 @@ export async function cancelWaitingSiblings(c: Client, now: number, jobIds: read
   );
   // Job order (created_at, then id) is id order for ids made by one process.
   rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return rows.map((r) => ({ jobId: r.job_id, taskId: r.id, type: 'task.canceled' as const, data: { reason: SIBLING_FAILED } }));
+  return rows.map((r) => ({ jobId: r.job_id, taskId: r.id, type: 'task.canceled' as const, data: { reason: CANCEL_REASONS.siblingFailed } }));
 }

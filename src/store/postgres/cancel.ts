@@ -6,8 +6,9 @@
 import { VidfleetError } from '../../protocol/errors.js';
 import type { Job } from '../../protocol/model.js';
 import { cancelLease, isTerminalJob, validateDuration, type TaskRow } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import { exec, q, tx, type Ctx } from './connection.js';
-import { CANCELED_BY_USER, finishJobs, lockJobs } from './aggregate.js';
+import { finishJobs, lockJobs } from './aggregate.js';
 import type { NewEvent } from './events.js';
 import { readJob } from './jobs.js';
 
@@ -41,7 +42,7 @@ export async function cancelJob(ctx: Ctx, jobId: string, graceMs: number): Promi
         // heartbeat answers 'lost' and its writes are refused.
         plan.next.push('canceled');
         plan.lease.push(null);
-        const data = t.status === 'pending' ? { reason: CANCELED_BY_USER } : { attempt: t.attempt, workerId: t.worker_id, reason: CANCELED_BY_USER };
+        const data = t.status === 'pending' ? { reason: CANCEL_REASONS.byUser } : { attempt: t.attempt, workerId: t.worker_id, reason: CANCEL_REASONS.byUser };
         events.push({ jobId, taskId: t.id, type: 'task.canceled', data });
       } else {
         // running → canceling; a task already canceling (a second cancel) only has its grace cut.

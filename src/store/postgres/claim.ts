@@ -13,9 +13,10 @@
 import type { ClaimedTask } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import { claimedToWire, isTerminalJob, type TaskRow } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import type { ClaimRequest } from '../store.js';
 import { COLS, exec, q, tx, type Ctx } from './connection.js';
-import { CANCELED_BY_USER, finishJobs, lockedJobs, SIBLING_FAILED, withJobLocks, type LockedJobColumns } from './aggregate.js';
+import { finishJobs, lockedJobs, withJobLocks, type LockedJobColumns } from './aggregate.js';
 import type { NewEvent } from './events.js';
 
 /**
@@ -89,7 +90,7 @@ export async function claimTasks(ctx: Ctx, request: ClaimRequest): Promise<Claim
         [dead.map((r) => r.id), dead.map((r) => r.prev_worker_id), now],
       );
       for (const r of dead) {
-        events.push({ jobId: r.job_id, taskId: r.id, type: 'task.canceled', data: { reason: jobs.get(r.job_id)?.status === 'failed' ? SIBLING_FAILED : CANCELED_BY_USER } });
+        events.push({ jobId: r.job_id, taskId: r.id, type: 'task.canceled', data: { reason: jobs.get(r.job_id)?.status === 'failed' ? CANCEL_REASONS.siblingFailed : CANCEL_REASONS.byUser } });
       }
     }
     await finishJobs(c, now, jobs, events);

@@ -2,6 +2,7 @@
 // put the task back in line for another attempt, or confirm a cancel).
 import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, tx, type Ctx } from './connection.js';
 import { cancelWaitingSiblings, finishJobs } from './aggregate.js';
@@ -63,7 +64,7 @@ export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, opti
         events.push({ ...base, type: 'task.failed', data: { attempt: task.attempt, error } });
         events.push(...(await cancelWaitingSiblings(c, now, [task.job_id])));
       } else {
-        events.push({ ...base, type: 'task.canceled', data: { attempt: task.attempt, workerId: ref.workerId, reason: 'the worker confirmed the cancel', error } });
+        events.push({ ...base, type: 'task.canceled', data: { attempt: task.attempt, workerId: ref.workerId, reason: CANCEL_REASONS.workerConfirmed, error } });
       }
     }
     await finishJobs(c, now, jobs, events);

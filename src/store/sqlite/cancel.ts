@@ -7,13 +7,13 @@
 import { VidfleetError } from '../../protocol/errors.js';
 import type { Job } from '../../protocol/model.js';
 import { cancelLease, isTerminalJob, validateDuration, type JobRow, type TaskRow } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import { immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { readJob, recomputeJob } from './jobs.js';
 
 type Live = Pick<TaskRow, 'id' | 'status' | 'attempt' | 'worker_id' | 'lease_expires_at'>;
 
-export const CANCELED_BY_USER = 'canceled by a user';
 
 export function cancelJob(ctx: Ctx, jobId: string, graceMs: number): Job {
   validateDuration('graceMs', graceMs);
@@ -39,7 +39,7 @@ export function cancelJob(ctx: Ctx, jobId: string, graceMs: number): Job {
           `UPDATE tasks SET status = 'canceled', lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now
            WHERE id = @id AND status = @status`,
         ).run({ id: t.id, status: t.status, now });
-        appendEvent(ctx, jobId, t.id, 'task.canceled', t.status === 'pending' ? { reason: CANCELED_BY_USER } : { attempt: t.attempt, workerId: t.worker_id, reason: CANCELED_BY_USER });
+        appendEvent(ctx, jobId, t.id, 'task.canceled', t.status === 'pending' ? { reason: CANCEL_REASONS.byUser } : { attempt: t.attempt, workerId: t.worker_id, reason: CANCEL_REASONS.byUser });
       } else {
         // running → canceling; a task already canceling (a second cancel) only has its grace cut.
         const lease = cancelLease(t.lease_expires_at, now, graceMs);

@@ -2,6 +2,7 @@
 // put the task back in line for another attempt).
 import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, immediate, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
@@ -72,9 +73,9 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
         task.job_id,
         task.id,
         outcome === 'failed' ? 'task.failed' : 'task.canceled',
-        outcome === 'failed' ? { attempt: task.attempt, error } : { attempt: task.attempt, workerId: ref.workerId, reason: 'the worker confirmed the cancel', error },
+        outcome === 'failed' ? { attempt: task.attempt, error } : { attempt: task.attempt, workerId: ref.workerId, reason: CANCEL_REASONS.workerConfirmed, error },
       );
-      if (outcome === 'failed') cancelWaitingSiblings(ctx, task.job_id, 'a sibling task failed');
+      if (outcome === 'failed') cancelWaitingSiblings(ctx, task.job_id, CANCEL_REASONS.siblingFailed);
     }
     recomputeJob(ctx, task.job_id);
     return outcome;

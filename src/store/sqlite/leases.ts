@@ -4,6 +4,7 @@
 import type { LeaseState, TaskRef } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import { afterLeaseExpiry, afterRunDeadline, expiryCause, jsonText, taskTimeoutError, workerLostError, type JobRow, type TaskRow } from '../derive.js';
+import { CANCEL_REASONS } from '../derive.js';
 import type { RequeueResult } from '../store.js';
 import { HELD_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
@@ -94,7 +95,7 @@ export function requeueExpiredLeases(ctx: Ctx): RequeueResult {
         result.failed++;
         failedJobs.add(t.job_id);
         appendEvent(ctx, t.job_id, t.id, 'task.failed', { attempt: t.attempt, error });
-        cancelWaitingSiblings(ctx, t.job_id, 'a sibling task failed');
+        cancelWaitingSiblings(ctx, t.job_id, CANCEL_REASONS.siblingFailed);
       } else {
         result.canceled++;
         appendEvent(ctx, t.job_id, t.id, 'task.canceled', { attempt: t.attempt, workerId: t.worker_id, reason: 'the worker did not confirm the cancel in time' });
