@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type {
   Artifact, ClaimResponse, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
   ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,
@@ -22,6 +22,11 @@ export class VidfleetClient {
 
   get baseUrl(): string {
     return this.http.baseUrl;
+  }
+
+  /** Lets go of idle keep-alive connections. */
+  close(): void {
+    this.http.close();
   }
 
   // ---- clients ----
@@ -52,8 +57,7 @@ export class VidfleetClient {
   }
 
   async downloadArtifact(jobId: string, name: string): Promise<Readable> {
-    const response = await this.http.fetch(`/v1/jobs/${enc(jobId)}/artifacts/${encPath(name)}`, { timeoutMs: 3_600_000 });
-    return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+    return this.http.request(`/v1/jobs/${enc(jobId)}/artifacts/${encPath(name)}`, { timeoutMs: 3_600_000 });
   }
 
   async uploadFile(path: string, name = basename(path)): Promise<UploadResponse> {
@@ -74,7 +78,7 @@ export class VidfleetClient {
   }
 
   async deregisterWorker(workerId: string): Promise<void> {
-    await this.http.fetch(`/v1/workers/${enc(workerId)}`, { method: 'DELETE', timeoutMs: 10_000 });
+    (await this.http.request(`/v1/workers/${enc(workerId)}`, { method: 'DELETE', timeoutMs: 10_000 })).resume();
   }
 
   heartbeat(workerId: string, tasks: TaskRef[]): Promise<HeartbeatResponse> {

