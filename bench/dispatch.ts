@@ -39,6 +39,7 @@ const { values } = parseArgs({
     pg: { type: 'string', default: process.env.VIDFLEET_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test' },
     redis: { type: 'string', default: '127.0.0.1:6379' },
     'quiet-wait-s': { type: 'string', default: '300' },
+    'extra-rounds': { type: 'string', default: '2' },
     'dry-run': { type: 'boolean', default: false },
   },
 });
@@ -91,6 +92,21 @@ interface RoundResult {
   maxLagMs: number;
   /** CPU by role over the throughput run (Linux only). */
   cpu: CpuReport | null;
+  /** The same over the latency run. */
+  pacedCpu: CpuReport | null;
+}
+
+/** Share of the machine that processes outside the bench may use during a round before it is set aside. */
+const MAX_OUTSIDE_SHARE = 0.1;
+
+/** Why a round's numbers cannot be trusted (other work took a share of the machine), or null. */
+function disturbance(round: RoundResult): string | null {
+  for (const [what, cpu] of [['throughput', round.cpu], ['latency', round.pacedCpu]] as const) {
+    if (cpu && cpu.otherSeconds > MAX_OUTSIDE_SHARE * cpu.wallSeconds * cpu.cores) {
+      return `${what} run: ${cpu.otherSeconds.toFixed(1)} CPU-s used outside the bench over ${cpu.wallSeconds.toFixed(1)} s`;
+    }
+  }
+  return null;
 }
 
 interface SystemResult {
@@ -126,7 +142,7 @@ async function runOnce(system: SystemUnderTest): Promise<RoundResult> {
     log(`${system.label}: throughput, ${TASKS} tasks, ${SUBMIT_CONCURRENCY} submits in flight`);
     const clientPid = client.proc.pid;
     const window = startCpuWindow([...system.roles(), { role: 'client', pids: clientPid === undefined ? [] : [clientPid] }]);
-    const measured: { cpu: CpuReport | null } = { cpu: null };
+    const measured: { cpu: CpuReport | null; pacedCpu: CpuReport | null } = { cpu: null, pacedCpu: null };
     const burst = await client.run<ClientResult>({ type: 'burst', count: TASKS, concurrency: SUBMIT_CONCURRENCY, tag: 'burst' }, burstTimeoutMs);
     const done = await system.waitDone(ids(burst), burstTimeoutMs, () => (measured.cpu ??= window?.stop() ?? null));
     const cpu = measured.cpu;
@@ -138,8 +154,9 @@ async function runOnce(system: SystemUnderTest): Promise<RoundResult> {
     await sleep(1_000);
     log(`${system.label}: latency, ${PACED} tasks at ${RATE}/s`);
     const pacedTimeoutMs = (PACED / RATE) * 1000 + 120_000;
+    const pacedWindow = startCpuWindow([...system.roles(), { role: 'client', pids: clientPid === undefined ? [] : [clientPid] }]);
     const paced = await client.run<ClientResult>({ type: 'paced', count: PACED, ratePerSec: RATE, tag: 'paced' }, pacedTimeoutMs);
-    const pacedDone = await system.waitDone(ids(paced), pacedTimeoutMs);
+    const pacedDone = await system.waitDone(ids(paced), pacedTimeoutMs, () => (measured.pacedCpu ??= pacedWindow?.stop() ?? null));
     const times = await system.times(ids(paced));
     const running: number[] = [];
     const claimed: number[] = [];
@@ -152,7 +169,10 @@ async function runOnce(system: SystemUnderTest): Promise<RoundResult> {
     log(
       `  submit→running p50 ${percentile(running, 0.5).toFixed(1)} ms p99 ${percentile(running, 0.99).toFixed(1)} ms; submit→claimed p50 ${percentile(claimed, 0.5).toFixed(1)} ms p99 ${percentile(claimed, 0.99).toFixed(1)} ms (sends up to ${paced.maxLagMs.toFixed(1)} ms late)`,
     );
-    return { throughput, submitRate, failed: done.failed + pacedDone.failed, running, claimed, maxLagMs: paced.maxLagMs, cpu };
+    const round: RoundResult = { throughput, submitRate, failed: done.failed + pacedDone.failed, running, claimed, maxLagMs: paced.maxLagMs, cpu, pacedCpu: measured.pacedCpu };
+    const disturbed = disturbance(round);
+    if (disturbed) log(`  round disturbed by other work (${disturbed}); it will be left out if enough clean rounds exist`);
+    return round;
   } finally {
     await client.stop();
     await system.stop();
@@ -169,21 +189,34 @@ function describeCpu(cpu: CpuReport, tasks: number): string {
 
 async function runDispatch(systemIds: string[]): Promise<SystemResult[]> {
   const results = new Map<string, SystemResult>();
+  const measure = async (id: string): Promise<void> => {
+    const system = makeSystem(id);
+    const result = results.get(id) ?? { id, label: system.label, clockNote: system.clockNote, rounds: [], missing: null, todo: false };
+    results.set(id, result);
+    if (result.missing) return;
+    try {
+      result.rounds.push(await runOnce(system));
+    } catch (err) {
+      result.todo = err instanceof NotWiredError;
+      result.missing = (err as Error).message;
+      log(`${system.label}: not measured: ${(err as Error).stack ?? String(err)}`);
+    }
+  };
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order each round so no system always runs first (cold disk cache) or last.
-    const order = systemIds.map((_, i) => systemIds[(i + round) % systemIds.length]!);
-    for (const id of order) {
-      const system = makeSystem(id);
-      const result = results.get(id) ?? { id, label: system.label, clockNote: system.clockNote, rounds: [], missing: null, todo: false };
-      results.set(id, result);
-      if (result.missing) continue;
-      try {
-        result.rounds.push(await runOnce(system));
-      } catch (err) {
-        result.todo = err instanceof NotWiredError;
-        result.missing = (err as Error).message;
-        log(`${system.label}: not measured: ${(err as Error).stack ?? String(err)}`);
-      }
+    for (const id of systemIds.map((_, i) => systemIds[(i + round) % systemIds.length]!)) await measure(id);
+  }
+  // A system with fewer clean rounds than half of them gets a bounded number of extra rounds.
+  const wantClean = Math.ceil(ROUNDS / 2);
+  for (let extra = 0; extra < int('extra-rounds', 0); extra++) {
+    const short = systemIds.filter((id) => {
+      const r = results.get(id);
+      return r && !r.missing && r.rounds.filter((x) => !disturbance(x)).length < wantClean;
+    });
+    if (short.length === 0) break;
+    for (const id of short) {
+      log(`${results.get(id)!.label}: extra round (too few rounds undisturbed by other work)`);
+      await measure(id);
     }
   }
   return systemIds.map((id) => results.get(id)!);
@@ -196,6 +229,9 @@ const ratio = (v: number): string => `${v.toFixed(2)}×`;
 const tick = (ok: boolean): string => (ok ? 'met' : '**not met**');
 
 interface Summary {
+  /** Rounds the numbers come from, of all measured. */
+  used: number;
+  total: number;
   throughput: number;
   submitRate: number;
   runningP50: number;
@@ -206,18 +242,27 @@ interface Summary {
   n: number;
 }
 
+/** The rounds a system's numbers come from: the undisturbed ones, or every one if none was. */
+function usedRounds(r: SystemResult): RoundResult[] {
+  const clean = r.rounds.filter((x) => !disturbance(x));
+  return clean.length > 0 ? clean : r.rounds;
+}
+
 function summarize(r: SystemResult): Summary | null {
   if (r.rounds.length === 0) return null;
-  const running = r.rounds.flatMap((x) => x.running);
-  const claimed = r.rounds.flatMap((x) => x.claimed);
+  const rounds = usedRounds(r);
+  const running = rounds.flatMap((x) => x.running);
+  const claimed = rounds.flatMap((x) => x.claimed);
   return {
-    throughput: median(r.rounds.map((x) => x.throughput)),
-    submitRate: median(r.rounds.map((x) => x.submitRate)),
+    used: rounds.length,
+    total: r.rounds.length,
+    throughput: median(rounds.map((x) => x.throughput)),
+    submitRate: median(rounds.map((x) => x.submitRate)),
     runningP50: percentile(running, 0.5),
     runningP99: percentile(running, 0.99),
     claimedP50: percentile(claimed, 0.5),
     claimedP99: percentile(claimed, 0.99),
-    failed: r.rounds.reduce((a, x) => a + x.failed, 0),
+    failed: rounds.reduce((a, x) => a + x.failed, 0),
     n: running.length,
   };
 }
@@ -232,19 +277,26 @@ function dispatchSection(results: SystemResult[]): string {
     `- **Throughput**: ${TASKS.toLocaleString('en')} tasks submitted as fast as the client can (${SUBMIT_CONCURRENCY} submits in flight); tasks/s = tasks ÷ (first submit sent → last completion as the system records it).`,
     `- **Latency**: a separate run of ${PACED} tasks sent at a steady ${RATE}/s; latency = the task's start minus the moment the client sent its submit (both on this machine's wall clock; which start is taken per system is listed below the table).`,
     '',
-    '| system | throughput tasks/s | × BullMQ | submit→running p50 / p99 ms | p50 × BullMQ | submit→claimed p50 / p99 ms | failed |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| system | throughput tasks/s | × BullMQ | submit→running p50 / p99 ms | p50 × BullMQ | submit→claimed p50 / p99 ms | failed | rounds used |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   );
   for (const { r, s } of byId.values()) {
     if (!s) {
       const why = r.todo
         ? `TODO: not measured — ${r.missing}. Needs the coordinator to open PostgreSQL from \`db: postgres://…\` (\`--db\` / \`VIDFLEET_DB\`).`
         : `not measured: ${(r.missing ?? 'not run').split('\n')[0]}`;
-      lines.push(`| ${r.label} | — | — | — | — | — | ${why} |`);
+      lines.push(`| ${r.label} | — | — | — | — | — | ${why} | 0 |`);
       continue;
     }
     lines.push(
-      `| ${r.label} | ${s.throughput.toFixed(0)} | ${bull ? ratio(s.throughput / bull.throughput) : '—'} | ${ms(s.runningP50)} / ${ms(s.runningP99)} | ${bull ? ratio(s.runningP50 / bull.runningP50) : '—'} | ${ms(s.claimedP50)} / ${ms(s.claimedP99)} | ${s.failed} |`,
+      `| ${r.label} | ${s.throughput.toFixed(0)} | ${bull ? ratio(s.throughput / bull.throughput) : '—'} | ${ms(s.runningP50)} / ${ms(s.runningP99)} | ${bull ? ratio(s.runningP50 / bull.runningP50) : '—'} | ${ms(s.claimedP50)} / ${ms(s.claimedP99)} | ${s.failed} | ${s.used}/${s.total}${s.used < s.total ? '¹' : s.used === s.total && r.rounds.some((x) => disturbance(x)) ? '²' : ''} |`,
+    );
+  }
+  const setAside = results.flatMap((r) => r.rounds.map((x) => ({ r, why: disturbance(x) })).filter((x) => x.why));
+  if (setAside.length > 0) {
+    lines.push(
+      '',
+      `¹ Rounds during which processes outside the bench (other test suites, builds) used more than ${MAX_OUTSIDE_SHARE * 100}% of the machine are left out: ${setAside.map((x) => `${x.r.label} (${x.why})`).join('; ')}. ² Every round of that system was disturbed so all are used: read its numbers as low.`,
     );
   }
   lines.push('', 'Goals (issue 3):', '');
@@ -273,14 +325,14 @@ function dispatchSection(results: SystemResult[]): string {
   if (cpuRows.length > 0) {
     lines.push(
       '',
-      'CPU spent during the throughput runs, in ms of CPU per task (from /proc; all rounds), and how busy the machine was — the machine has ' +
+      'CPU spent during the throughput runs, in ms of CPU per task (from /proc; the rounds used above), and how busy the machine was — the machine has ' +
         `${cpuRows[0]!.rounds.find((x) => x.cpu)?.cpu?.cores ?? '?'} cores shared by every process here:`,
       '',
       '| system | coordinator / broker | workers (all) | client | bench harness | total | machine busy | CPU-s outside the bench |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of cpuRows) {
-      const withCpu = r.rounds.filter((x) => x.cpu);
+      const withCpu = usedRounds(r).filter((x) => x.cpu);
       const tasks = withCpu.length * TASKS;
       const sum = (match: (role: string) => boolean): number =>
         withCpu.reduce((a, x) => a + x.cpu!.roles.filter((u) => match(u.role)).reduce((b, u) => b + u.seconds, 0), 0);

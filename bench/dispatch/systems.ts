@@ -187,7 +187,7 @@ export class BullmqSystem implements SystemUnderTest {
   readonly id = 'bullmq';
   readonly label = 'BullMQ (Redis)';
   readonly clockNote =
-    'claimed = the job\'s processedOn (worker\'s Date.now() when it moved the job to active); running = wall clock in the worker process as the processor function starts (returned as the job\'s result).';
+    'claimed = the job\'s processedOn (worker\'s Date.now() when it moved the job to active); running = wall clock in the worker process as the processor function starts (returned as the job\'s result). processedOn is whole ms (floored), so claimed reads 0–1 ms low and can come out below zero.';
   private queue: Queue | null = null;
   private workers: Child[] = [];
 
