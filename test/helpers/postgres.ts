@@ -105,7 +105,7 @@ export class PgTestSchemas {
  * `n` pending tasks, `perJob` to a job, inserted in one statement (createJob would take minutes
  * for a million), shaped as createJob leaves them. Kinds take turns; job priorities 0..9.
  */
-export async function bulkTasks(pgs: PgTestSchemas, schema: string, n: number, kinds: string[], o: { perJob?: number; from?: number } = {}): Promise<void> {
+export async function bulkTasks(pgs: PgTestSchemas, schema: string, n: number, kinds: string[], o: { perJob?: number; from?: number; analyze?: boolean } = {}): Promise<void> {
   const t0 = Date.now() - 3_600_000;
   const id = (prefix: string, n: string) => `'${prefix}_' || lpad(to_hex(${n}), 21, '0')`;
   await pgs.sql(
@@ -119,7 +119,7 @@ export async function bulkTasks(pgs: PgTestSchemas, schema: string, n: number, k
      SELECT ${id('task', 'i')}, ${id('job', 'j')}, kind, 'noop://', '{}', j % 10, 'pending', 3, 60000, $3::bigint + j, $3::bigint + j FROM s`,
     [n, kinds, t0, o.perJob ?? 1, o.from ?? 0],
   );
-  await pgs.sql(schema, 'ANALYZE');
+  if (o.analyze !== false) await pgs.sql(schema, 'ANALYZE');
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -87,6 +87,17 @@ describe.skipIf(!schemas)(schemas ? 'PostgreSQL store' : `PostgreSQL store — S
       expect(Object.keys(done?.params as object)).toEqual(['z', 'a']);
     });
 
+    it('claims through tasks_claim before the table was ever analyzed', async () => {
+      // bench/dispatch met this: autoanalyze had not yet run after a burst of 100k submits, and
+      // a claim that went through tasks_due sorted every pending task (109 ms instead of 1.5).
+      const s = await open();
+      await bulkTasks(pgs, s.schema, 50_000, ['noop'], { analyze: false });
+      const w = (await s.registerWorker({ name: 'w', hostname: 'h', capabilities: CAPS })).id;
+      const [row] = await pgs.sql<{ 'QUERY PLAN': string }>(s.schema, `EXPLAIN (FORMAT TEXT) ${CLAIM_SQL}`, [w, ['noop'], Date.now(), Date.now() + 1000, 1]).then((r) => [r.map((x) => x['QUERY PLAN']).join('\n')]);
+      expect(row).toMatch(/Index Scan using tasks_claim on tasks/);
+      expect(row).not.toMatch(/tasks_due/);
+    });
+
     it('claims with one index range scan per kind, finds expired leases and prunable jobs by index, never a seq scan', async () => {
       const s = await open();
       // Enough rows that the planner would rather not read the table.

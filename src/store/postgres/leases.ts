@@ -140,11 +140,10 @@ export async function requeueExpiredLeases(ctx: Ctx): Promise<RequeueResult> {
 
 export async function nextDueAt(ctx: Ctx, kinds: string[]): Promise<number | null> {
   if (kinds.length === 0) return null;
-  // Per kind, so each lookup is the first entry of one tasks_due range.
+  // tasks_due is in run_after order: the first pending entry of one of these kinds is the answer.
   const [row] = await q<{ due: number | null }>(
     ctx.pool,
-    `SELECT min(d.run_after) AS due FROM unnest($1::text[]) AS k(kind)
-     CROSS JOIN LATERAL (SELECT run_after FROM tasks WHERE status = 'pending' AND kind = k.kind ORDER BY run_after LIMIT 1) d`,
+    `SELECT run_after AS due FROM tasks WHERE status = 'pending' AND kind = ANY($1::text[]) ORDER BY run_after LIMIT 1`,
     [[...new Set(kinds)]],
   );
   return row?.due ?? null;

@@ -117,6 +117,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
   CREATE INDEX idempotency_keys_job ON idempotency_keys (job_id);
   `,
+  // 2: tasks_due without kind as its first column. Led by kind, it matched the claim's
+  // `kind = $k` too, and on a table whose statistics were taken while it was small (autoanalyze
+  // had not run 40 s after 100k submits) PostgreSQL claimed through it and sorted every pending
+  // task: 108 ms per claim at 100k pending instead of 1.3 ms through tasks_claim (bench/dispatch).
+  `
+  DROP INDEX tasks_due;
+  CREATE INDEX tasks_due ON tasks (run_after) INCLUDE (kind) WHERE status = 'pending';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
