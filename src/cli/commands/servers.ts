@@ -2,13 +2,19 @@
 import { WorkerAgent } from '../../worker/agent.js';
 import { startCoordinator } from '../../coordinator/server.js';
 import { redact } from '../../coordinator/open-store.js';
+import type { CoordinatorOptions } from '../../coordinator/config.js';
 import { startLocalFleet } from '../local-fleet.js';
 import { println } from '../output.js';
 import { intOption, type Parsed } from '../args.js';
 
-/** --db, else VIDFLEET_DB, else the SQLite file under --data. */
-function dbOption(args: Parsed): string | undefined {
-  return (args.values.db as string | undefined) ?? (process.env.VIDFLEET_DB || undefined);
+/** Where a coordinator listens and keeps its state: --port, --host, --data, and --db (else VIDFLEET_DB, else the SQLite file under --data). */
+function placeOptions(args: Parsed): CoordinatorOptions {
+  return {
+    port: intOption(args, 'port', 8000),
+    host: args.values.host as string | undefined,
+    dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
+    db: (args.values.db as string | undefined) ?? (process.env.VIDFLEET_DB || undefined),
+  };
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -20,10 +26,7 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 export async function upCommand(args: Parsed): Promise<number> {
   const fleet = await startLocalFleet({
-    port: intOption(args, 'port', 8000),
-    host: args.values.host as string | undefined,
-    dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
-    db: dbOption(args),
+    ...placeOptions(args),
     workers: intOption(args, 'workers', 2),
     workerConcurrency: intOption(args, 'concurrency', 1),
   });
@@ -40,10 +43,7 @@ export async function upCommand(args: Parsed): Promise<number> {
 
 export async function coordinatorCommand(args: Parsed): Promise<number> {
   const coordinator = await startCoordinator({
-    port: intOption(args, 'port', 8000),
-    host: args.values.host as string | undefined,
-    dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
-    db: dbOption(args),
+    ...placeOptions(args),
     retentionMs: args.values['retention-days'] === undefined ? undefined : intOption(args, 'retention-days', 7) * 24 * 3_600_000,
     leaseMs: args.values['lease-ms'] === undefined ? undefined : intOption(args, 'lease-ms', 30_000),
     maxUploadBytes: args.values['max-upload'] === undefined ? undefined : intOption(args, 'max-upload', 0),
