@@ -1,10 +1,11 @@
 // Bad input never crashes a process and never leaves a job stuck: each case is either a 4xx
 // with a stable code and a message saying what to fix, or a job that ends failed with one.
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSampleClip } from '../../src/media/sample.js';
 import { fileUri, type ErrorBody } from '../../src/protocol/index.js';
+import { makeTextFile, makeTruncatedMp4 } from '../helpers/clips.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 
 let fleet: TestFleet;
@@ -116,20 +117,14 @@ describe('failed on the worker with a clear message', () => {
   });
 
   it('a text file', async () => {
-    const text = join(fleet.dir, 'notes.txt');
-    await writeFile(text, 'this is not a video\n'.repeat(100));
+    // .txt: ffmpeg's tty demuxer would happily render it as ANSI art.
+    const text = await makeTextFile('notes.txt');
     await expectJobFails('probe', fileUri(text), 'NOT_A_VIDEO');
     await expectJobFails('thumbnail', fileUri(text), 'NOT_A_VIDEO');
   });
 
   it('a truncated MP4 (moov at the end, cut in half)', async () => {
-    const full = join(fleet.dir, 'moov-end.mp4');
-    // Without faststart the index (moov) sits after the media data, so half the file has none.
-    await generateSampleClip(full, { seconds: 3, width: 320, height: 240, faststart: false });
-    const bytes = await readFile(full);
-    const cut = join(fleet.dir, 'truncated.mp4');
-    await writeFile(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
-    await expectJobFails('thumbnail', fileUri(cut), ['INPUT_CORRUPT', 'NOT_A_VIDEO']);
+    await expectJobFails('thumbnail', fileUri(await makeTruncatedMp4()), ['INPUT_CORRUPT', 'NOT_A_VIDEO']);
   });
 
   it('a thumbnail time past the end says the duration', async () => {
