@@ -54,6 +54,8 @@ describe('claim long poll', () => {
   it('asks an unknown worker to register again', async () => {
     fleet = await startTestFleet();
     await expectCode(fleet.client.claim('wkr_missing', 1, 0), 'WORKER_NOT_FOUND', 404);
+    await expectCode(fleet.client.heartbeat('wkr_missing', []), 'WORKER_NOT_FOUND', 404);
+    await expectCode(fleet.client.deregisterWorker('wkr_missing'), 'WORKER_NOT_FOUND', 404);
   });
 });
 

@@ -29,14 +29,13 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
 
   app.delete('/v1/workers/:workerId', { schema: { params: WorkerIdParams } }, async (request, reply) => {
     const { workerId } = request.params as { workerId: string };
-    await requireWorker(workerId);
-    await store.deregisterWorker(workerId);
+    await store.deregisterWorker(workerId); // WORKER_NOT_FOUND from the store for an unknown id
     return reply.status(204).send();
   });
 
   app.post('/v1/workers/:workerId/heartbeat', { schema: { params: WorkerIdParams, body: HeartbeatBody } }, async (request) => {
     const { workerId } = request.params as { workerId: string };
-    await requireWorker(workerId);
+    // The store answers WORKER_NOT_FOUND for an unknown worker: no separate read per heartbeat.
     const { tasks } = request.body as HeartbeatBody;
     const response: HeartbeatResponse = { tasks: await store.heartbeat(workerId, tasks, config.leaseMs) };
     return response;
