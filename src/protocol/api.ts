@@ -101,6 +101,7 @@ export const ProgressBody = Type.Object(
     fps: Type.Optional(Type.Number()),
     speed: Type.Optional(Type.Number()),
     message: Type.Optional(Type.String({ maxLength: 2000 })),
+    resumeData: Type.Optional(Type.Unknown({ description: "The attempt's checkpoint: what a later attempt may skip. Kept until the task completes." })),
   },
   { additionalProperties: false },
 );

@@ -135,8 +135,12 @@ export interface Store {
    * Never throws for a stale attempt: it answers `lost` for it instead.
    */
   heartbeat(workerId: string, tasks: TaskRef[], leaseMs: number): Promise<{ taskId: string; attempt: number; state: LeaseState }[]>;
-  /** Fenced. Records progress (0..1) and moves an assigned task to running. */
-  reportProgress(ref: AttemptRef, progress: number): Promise<LeaseState>;
+  /**
+   * Fenced. Records progress (0..1) and moves an assigned task to running. `resumeData`, when
+   * given, replaces the task's checkpoint so a later attempt resumes from it even if this worker
+   * dies without reporting a failure.
+   */
+  reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState>;
   /** Fenced. Throws STALE_ATTEMPT when the attempt is no longer current. */
   assertAttempt(ref: AttemptRef): Promise<{ jobId: string }>;
   /** Fenced. Replaces an artifact of the same name in the same job. */

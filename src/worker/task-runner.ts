@@ -68,16 +68,23 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
   };
 
   // Progress: keep only the latest update and send it on a timer, one request at a time.
+  // A checkpoint rides along with it (and with a failure report).
   let latest: ProgressUpdate | null = null;
+  let checkpoint = null as { data: unknown; sent: boolean } | null; // (cast: set in callbacks, so no narrowing to null)
+  let lastProgress = 0;
   let sending = false;
   const flushProgress = async (): Promise<void> => {
-    if (!latest || sending || signal.aborted) return;
-    const update = latest;
+    const resume = checkpoint && !checkpoint.sent ? checkpoint : null;
+    if ((!latest && !resume) || sending || signal.aborted) return;
+    const update = latest ?? { progress: lastProgress };
     latest = null;
     sending = true;
     try {
-      onLeaseState((await client.progress(workerId, task.taskId, { attempt: task.attempt, ...update })).state);
+      if (resume) resume.sent = true;
+      const body = { attempt: task.attempt, ...update, ...(resume && { resumeData: resume.data }) };
+      onLeaseState((await client.progress(workerId, task.taskId, body)).state);
     } catch (err) {
+      if (resume && checkpoint === resume) resume.sent = false;
       onWriteError(err);
     } finally {
       sending = false;
@@ -109,8 +116,13 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
       params: task.params,
       workDir: madeDir.value,
       signal,
+      resumeData: task.resumeData ?? null,
+      saveResumeData: (data) => {
+        checkpoint = { data, sent: false };
+      },
       onProgress: (update) => {
-        latest = { ...update, progress: Math.min(1, Math.max(0, update.progress)) };
+        lastProgress = Math.min(1, Math.max(0, update.progress));
+        latest = { ...update, progress: lastProgress };
       },
       emitArtifact: async (artifact: ProducedArtifact) => {
         const upload = (async () => {
@@ -139,7 +151,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
           ? new VidfleetError('CANCELED', 'Canceled: the worker stopped the task and removed its partial files.')
           : toVidfleetError(err, 'FFMPEG_FAILED');
     try {
-      await retryWhileUnreachable(() => client.fail(workerId, task.taskId, task.attempt, error.toBody()), { forMs: env.leaseMs });
+      const resumeData = checkpoint ? checkpoint.data : undefined;
+      await retryWhileUnreachable(() => client.fail(workerId, task.taskId, task.attempt, error.toBody(), resumeData), { forMs: env.leaseMs });
     } catch (reportErr) {
       // The lease will expire and the janitor requeues the task: nothing is lost.
       env.log('could not report failure', { taskId: task.taskId, error: String(reportErr) });

@@ -148,18 +148,23 @@ export interface RecordedContext {
   artifacts: ProducedArtifact[];
   progress: ProgressUpdate[];
   logs: string[];
+  /** Every checkpoint the kind saved, in order. */
+  checkpoints: unknown[];
   controller: AbortController;
 }
 
 /** A TaskContext for running a kind directly: private workDir, artifacts/progress/logs recorded. */
-export function taskContext(input: string, params: Record<string, unknown> = {}): RecordedContext {
+export function taskContext(input: string, params: Record<string, unknown> = {}, resumeData: unknown = null): RecordedContext {
   const controller = new AbortController();
   const artifacts: ProducedArtifact[] = [];
   const progress: ProgressUpdate[] = [];
   const logs: string[] = [];
+  const checkpoints: unknown[] = [];
   const ctx: TaskContext = {
     input,
     params,
+    resumeData,
+    saveResumeData: (data) => checkpoints.push(data),
     workDir: mkdtempSync(join(CLIP_DIR, 'work-')),
     signal: controller.signal,
     onProgress: (u) => progress.push(u),
@@ -168,7 +173,7 @@ export function taskContext(input: string, params: Record<string, unknown> = {})
     },
     log: (line) => logs.push(line),
   };
-  return { ctx, artifacts, progress, logs, controller };
+  return { ctx, artifacts, progress, logs, checkpoints, controller };
 }
 
 export interface MediaServer {

@@ -21,7 +21,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
   app.post(`${base}/progress`, { schema: { params: TaskParams, body: ProgressBody } }, async (request) => {
     const { workerId, taskId } = request.params as { workerId: string; taskId: string };
     const body = request.body as ProgressBody;
-    const state = await store.reportProgress({ workerId, taskId, attempt: body.attempt }, body.progress);
+    const state = await store.reportProgress({ workerId, taskId, attempt: body.attempt }, body.progress, body.resumeData);
     const response: ProgressResponse = { state };
     return response;
   });

@@ -25,6 +25,15 @@ export interface TaskContext {
   params: Record<string, unknown>;
   /** Private scratch directory for this attempt; removed by the worker afterwards. */
   workDir: string;
+  /** The checkpoint an earlier attempt of this task saved (null on a first attempt). */
+  resumeData: unknown;
+  /**
+   * Saves this attempt's checkpoint (replacing the previous one). It reaches the coordinator
+   * with the next progress report and with a failure report, so a later attempt gets it in
+   * `resumeData` even when this worker dies. Call it after the work it describes is durable
+   * (e.g. after `emitArtifact` resolved).
+   */
+  saveResumeData(data: unknown): void;
   /** Aborted when the task is canceled or its lease is lost: stop ffmpeg at once. */
   signal: AbortSignal;
   onProgress(update: ProgressUpdate): void;

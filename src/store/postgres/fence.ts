@@ -4,7 +4,7 @@
 // write that matched nothing was refused, and the transaction rolls back having changed nothing.
 import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
-import { clampProgress, type TaskRow } from '../derive.js';
+import { clampProgress, jsonText, type TaskRow } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, q, tx, type Client, type Ctx } from './connection.js';
 import { finishJobs, lockedJobs, withJobLocks, type JobState, type LockedJobColumns } from './aggregate.js';
@@ -55,19 +55,20 @@ export async function assertAttempt(ctx: Ctx, ref: AttemptRef): Promise<{ jobId:
 
 // The sub-select locks the row and hands the status it had before the update to RETURNING
 // (PostgreSQL before 18 has no OLD in RETURNING): one round trip for lock, check and write.
-const PROGRESS_SQL = `UPDATE tasks SET progress = $4,
+const PROGRESS_SQL = `UPDATE tasks SET progress = $4, resume_data = COALESCE($6::json, tasks.resume_data),
     started_at = CASE WHEN tasks.status = 'assigned' THEN $5 ELSE tasks.started_at END,
     status = CASE WHEN tasks.status = 'assigned' THEN 'running' ELSE tasks.status END
   FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
   WHERE tasks.id = was.id
   RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
 
-export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number): Promise<LeaseState> {
+export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
   return tx(ctx, async (c) => {
     const now = ctx.now();
     const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status'] }>(c, PROGRESS_SQL, ref, [
       clampProgress(progress),
       now,
+      resumeData === undefined ? null : jsonText(resumeData),
     ]);
     const events: NewEvent[] =
       row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running', data: { attempt: row.attempt, workerId: ref.workerId } }] : [];

@@ -98,8 +98,8 @@ export class PostgresStore implements Store {
     return leases.heartbeat(this.ctx, workerId, tasks, leaseMs);
   }
 
-  async reportProgress(ref: AttemptRef, progress: number): Promise<LeaseState> {
-    return reportProgress(this.ctx, ref, progress);
+  async reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
+    return reportProgress(this.ctx, ref, progress, resumeData);
   }
 
   async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {

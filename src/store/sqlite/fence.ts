@@ -56,18 +56,18 @@ export function assertAttempt(ctx: Ctx, ref: AttemptRef): { jobId: string } {
   return immediate(ctx, () => ({ jobId: requireHeld(ctx, ref).job_id }));
 }
 
-export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number): LeaseState {
+export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, resumeData?: unknown): LeaseState {
   return immediate(ctx, () => {
     const task = requireHeld(ctx, ref);
     const now = ctx.now();
     fencedUpdate(
       ctx,
-      `UPDATE tasks SET progress = @progress,
+      `UPDATE tasks SET progress = @progress, resume_data = COALESCE(@resume, resume_data),
          started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END,
          status = CASE WHEN status = 'assigned' THEN 'running' ELSE status END
        WHERE ${FENCE_SQL}`,
       ref,
-      { progress: clampProgress(progress), now },
+      { progress: clampProgress(progress), now, resume: resumeData === undefined ? null : JSON.stringify(resumeData) },
     );
     if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId });
     recomputeJob(ctx, task.job_id);

@@ -65,6 +65,18 @@ export function lifecycleTests(h: Harness): void {
       expect((await h.eventTypes(job.id)).filter((t) => t === 'task.retrying')).toHaveLength(2);
     });
 
+    it('a checkpoint sent with progress reaches the next attempt even when the worker vanishes', async () => {
+      await h.submit({ maxAttempts: 3 });
+      const w = await h.worker();
+      const first = await h.claimOne(w);
+      expect(await h.store.reportProgress(ref(first, w), 0.3, { shots: [0, 1] })).toBe('ok');
+      // Progress without a checkpoint keeps the last one.
+      expect(await h.store.reportProgress(ref(first, w), 0.4)).toBe('ok');
+      h.clock += LEASE + 1;
+      expect((await h.store.requeueExpiredLeases()).requeued).toBe(1);
+      expect(await h.claimOne(w)).toMatchObject({ attempt: 2, resumeData: { shots: [0, 1] } });
+    });
+
     it('a retryable failure on the last attempt fails the task and the job', async () => {
       const job = await h.submit({ maxAttempts: 2 });
       const w = await h.worker();
