@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type {
-  Artifact, ClaimResponse, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
+  AckBody, AckResponse, AckState, Artifact, ClaimBody, ClaimResponse, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
   ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,
 } from '../protocol/index.js';
 import { ARTIFACT_SHA256_HEADER } from '../protocol/index.js';
@@ -85,8 +85,15 @@ export class VidfleetClient {
     return this.http.json(`/v1/workers/${enc(workerId)}/heartbeat`, { body: { tasks }, timeoutMs: 15_000 });
   }
 
-  claim(workerId: string, max: number, waitSeconds: number, signal?: AbortSignal): Promise<ClaimResponse> {
-    return this.http.json(`/v1/workers/${enc(workerId)}/claim`, { body: { max, waitSeconds }, signal, timeoutMs: (waitSeconds + 15) * 1000 });
+  /** Claims up to `max` tasks, long-polling up to `waitSeconds`; `acks` are applied first (a claim carrying acks does not wait). */
+  claim(workerId: string, max: number, waitSeconds: number, signal?: AbortSignal, acks?: AckBody): Promise<ClaimResponse> {
+    const body: ClaimBody = { ...acks, max, waitSeconds };
+    return this.http.json(`/v1/workers/${enc(workerId)}/claim`, { body, signal, timeoutMs: (waitSeconds + 15) * 1000 });
+  }
+
+  /** Batched started/completed reports (see AckBody). */
+  async acknowledge(workerId: string, acks: AckBody): Promise<AckState[]> {
+    return (await this.http.json<AckResponse>(`/v1/workers/${enc(workerId)}/acks`, { body: acks, timeoutMs: 30_000 })).acks;
   }
 
   private taskPath(workerId: string, taskId: string): string {

@@ -70,8 +70,31 @@ export const HeartbeatResponse = Type.Object({
 });
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
+/**
+ * Batched acknowledgements: attempts that started and attempts that finished, reported together
+ * (on their own or riding on the next claim) instead of one request each. `started` moves an
+ * assigned task to running; `completed` completes it with its result. Applied in one database
+ * transaction, started before completed.
+ */
+export const TaskAcks = {
+  started: Type.Optional(Type.Array(TaskRef, { maxItems: 1000 })),
+  completed: Type.Optional(
+    Type.Array(Type.Object({ taskId: Type.String(), attempt: Type.Integer({ minimum: 1 }), result: Type.Unknown() }), { maxItems: 1000 }),
+  ),
+};
+export const AckBody = Type.Object(TaskAcks, { additionalProperties: false });
+export type AckBody = Static<typeof AckBody>;
+
+/** Per acknowledged attempt: ok, cancel (started, but the user canceled: stop), lost (not held by this attempt: nothing changed). */
+export const AckState = Type.Object({ taskId: Type.String(), attempt: Type.Integer(), state: LeaseState });
+export type AckState = Static<typeof AckState>;
+
+export const AckResponse = Type.Object({ acks: Type.Array(AckState) });
+export type AckResponse = Static<typeof AckResponse>;
+
 export const ClaimBody = Type.Object(
   {
+    ...TaskAcks,
     max: Type.Integer({ minimum: 1, maximum: 100 }),
     waitSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: 'Long poll: wait this long for work.' })),
   },
@@ -91,7 +114,11 @@ export const ClaimedTaskSchema = Type.Object({
 });
 export type ClaimedTask = Static<typeof ClaimedTaskSchema>;
 
-export const ClaimResponse = Type.Object({ tasks: Type.Array(ClaimedTaskSchema) });
+export const ClaimResponse = Type.Object({
+  tasks: Type.Array(ClaimedTaskSchema),
+  /** The outcome of the acknowledgements the claim carried (applied before it waited for work). */
+  acks: Type.Optional(Type.Array(AckState)),
+});
 export type ClaimResponse = Static<typeof ClaimResponse>;
 
 export const ProgressBody = Type.Object(

@@ -9,7 +9,7 @@
 // - A job's status/progress/result/error are derived from its tasks inside the same
 //   transaction as the task change, so readers never see them disagree.
 // - Events are appended in the same transaction as the change they describe.
-import type { Artifact, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
+import type { AckState, Artifact, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
 
 export interface NewTask {
   kind: string;
@@ -59,6 +59,12 @@ export interface ClaimRequest {
   kinds: string[];
   max: number;
   leaseMs: number;
+}
+
+/** A worker's batched reports (see AckBody in the protocol). */
+export interface TaskAcks {
+  started?: TaskRef[];
+  completed?: (TaskRef & { result: unknown })[];
 }
 
 /** Identifies one attempt held by one worker: what every fenced write names. */
@@ -141,6 +147,13 @@ export interface Store {
    * dies without reporting a failure.
    */
   reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState>;
+  /**
+   * Fenced, per item: marks attempts running (as a first progress report does) and completes
+   * attempts (as completeTask), started before completed. Never throws for a stale attempt: it
+   * answers `lost` for it and goes on. A completion that was already applied for this very
+   * attempt answers `ok` again, so a worker may safely re-send a batch whose response it lost.
+   */
+  acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]>;
   /** Fenced. Throws STALE_ATTEMPT when the attempt is no longer current. */
   assertAttempt(ref: AttemptRef): Promise<{ jobId: string }>;
   /** Fenced. Replaces an artifact of the same name in the same job. */

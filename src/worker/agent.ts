@@ -7,6 +7,7 @@ import { detectCapabilities, KIND_RUNNERS } from '../media/index.js';
 import type { KindRunner } from '../media/kinds/kind.js';
 import { VidfleetError, type WorkerCapabilities } from '../protocol/index.js';
 import { parseWorkerConfig, type WorkerConfig } from './config.js';
+import { AckOutbox } from './ack-outbox.js';
 import { startAttempt, stopAttempt, type RunningAttempt } from './task-runner.js';
 
 export interface WorkerLogger {
@@ -21,7 +22,11 @@ export class WorkerAgent {
   readonly config: WorkerConfig;
   private readonly client: VidfleetClient;
   private readonly runners: Map<string, KindRunner>;
+  /** Attempts whose lease this worker holds (heartbeats renew them), finished or not. */
   private readonly active = new Map<string, RunningAttempt>();
+  /** Attempts still working: what counts against the concurrency. */
+  private busy = 0;
+  private readonly outbox: AckOutbox;
   private readonly stopController = new AbortController();
   private workerId: string | null = null;
   private leaseMs = 30_000;
@@ -35,6 +40,11 @@ export class WorkerAgent {
   constructor(options: Partial<WorkerConfig> & { coordinatorUrl: string }, private readonly log: WorkerLogger = jsonLogger) {
     this.config = parseWorkerConfig(options);
     this.client = new VidfleetClient(this.config.coordinatorUrl);
+    this.outbox = new AckOutbox({
+      send: (body) => this.client.acknowledge(this.workerId!, body),
+      retryForMs: () => this.leaseMs,
+      log: this.log,
+    });
     const wanted = this.config.kinds;
     this.runners = new Map(Object.values(KIND_RUNNERS).filter((r) => !wanted || wanted.includes(r.name)).map((r) => [r.name, r]));
     if (this.runners.size === 0) throw new Error(`This worker implements none of the kinds asked for (${wanted?.join(', ')}).`);
@@ -120,7 +130,7 @@ export class WorkerAgent {
     const stop = this.stopController.signal;
     let backoff = 250;
     while (!stop.aborted) {
-      const free = this.config.concurrency - this.active.size;
+      const free = this.config.concurrency - this.busy;
       if (free <= 0) {
         await new Promise<void>((resolve) => {
           const done = (): void => {
@@ -132,11 +142,16 @@ export class WorkerAgent {
         });
         continue;
       }
+      // Reports waiting in the outbox ride on this claim (which then answers without waiting).
+      const batch = this.outbox.take();
       try {
-        const { tasks } = await this.client.claim(this.workerId!, free, this.config.claimWaitSeconds, stop);
+        const { tasks, acks } = await this.client.claim(this.workerId!, free, this.config.claimWaitSeconds, stop, batch?.body);
+        if (batch) this.outbox.settle(batch, acks ?? []);
         backoff = 250;
         for (const task of tasks) this.run(task);
       } catch (err) {
+        // Aborted by stop(): the reports were maybe never sent; they go on their own request.
+        if (batch) this.outbox.requeue(batch, err, stop.aborted);
         if (stop.aborted) break;
         if (err instanceof VidfleetError && err.code === 'WORKER_NOT_FOUND') {
           await this.register().catch((e: unknown) => this.log('re-register failed', { error: String(e) }));
@@ -151,14 +166,18 @@ export class WorkerAgent {
 
   private run(task: Parameters<typeof startAttempt>[1]): void {
     const attempt = startAttempt(
-      { client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, log: this.log },
+      { client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, outbox: this.outbox, log: this.log },
       task,
     );
     this.active.set(task.taskId, attempt);
-    void attempt.done.finally(() => {
-      this.active.delete(task.taskId);
+    this.busy++;
+    void attempt.finished.then(() => {
+      this.busy--;
       this.slotFreed?.();
       this.slotFreed = null;
+    });
+    void attempt.done.finally(() => {
+      if (this.active.get(task.taskId) === attempt) this.active.delete(task.taskId);
     });
   }
 

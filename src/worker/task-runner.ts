@@ -10,6 +10,7 @@ import type { VidfleetClient } from '../client/api-client.js';
 import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '../media/kinds/kind.js';
 import { KINDS, VidfleetError, isKindName, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
 import { resolveInput } from '../sources/resolve.js';
+import type { AckOutbox } from './ack-outbox.js';
 import { retryWhileUnreachable } from './retry.js';
 
 /** Progress is sent at most this often; ffmpeg reports far more often than anyone looks. */
@@ -22,6 +23,9 @@ export interface RunningAttempt {
   controller: AbortController;
   /** Why the attempt was stopped from outside, if it was. */
   stopReason: StopReason | null;
+  /** The work is over (result or error known; reporting it may still be under way): its slot is free. */
+  finished: Promise<void>;
+  /** Reported too (or given up on): the attempt no longer needs its lease. */
   done: Promise<void>;
 }
 
@@ -31,6 +35,8 @@ export interface RunnerEnv {
   workDir: string;
   leaseMs: number;
   runners: ReadonlyMap<string, KindRunner>;
+  /** Where started/completed reports go (batched). */
+  outbox: AckOutbox;
   log(message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -46,15 +52,30 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** A fresh scratch directory under `parent`, which is created only when missing (one call less per task). */
+async function makeWorkDir(parent: string, prefix: string): Promise<string> {
+  try {
+    return await mkdtemp(join(parent, prefix));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(parent, { recursive: true });
+    return mkdtemp(join(parent, prefix));
+  }
+}
+
 export function startAttempt(env: RunnerEnv, task: ClaimedTask): RunningAttempt {
-  const attempt: RunningAttempt = { task, controller: new AbortController(), stopReason: null, done: Promise.resolve() };
-  attempt.done = runAttempt(env, attempt).catch((err: unknown) => {
-    env.log('attempt crashed', { taskId: task.taskId, error: String(err) });
-  });
+  let markFinished = (): void => {};
+  const finished = new Promise<void>((resolve) => (markFinished = resolve));
+  const attempt: RunningAttempt = { task, controller: new AbortController(), stopReason: null, finished, done: Promise.resolve() };
+  attempt.done = runAttempt(env, attempt, markFinished)
+    .catch((err: unknown) => {
+      env.log('attempt crashed', { taskId: task.taskId, error: String(err) });
+    })
+    .finally(markFinished);
   return attempt;
 }
 
-async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void> {
+async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished: () => void): Promise<void> {
   const { client, workerId } = env;
   const { task, controller } = attempt;
   const signal = controller.signal;
@@ -95,21 +116,20 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
   const uploads: Promise<unknown>[] = [];
   let workDir: string | null = null;
   try {
-    // First write of the attempt: marks it running and proves we still hold it. It travels
-    // while the scratch directory and the input are prepared (one round trip off each job).
-    const [started, madeDir, resolved] = await Promise.allSettled([
-      client.progress(workerId, task.taskId, { attempt: task.attempt, progress: 0 }),
-      mkdir(env.workDir, { recursive: true }).then(() => mkdtemp(join(env.workDir, `${task.taskId}-a${task.attempt}-`))),
+    // First report of the attempt: marks it running. The work does not wait for the answer (a
+    // batched report may take a moment); a cancel or a lost lease in it stops the attempt.
+    env.outbox.started({ taskId: task.taskId, attempt: task.attempt }).then(onLeaseState, () => stopAttempt(attempt, 'lost'));
+    const runner = env.runners.get(task.kind);
+    const scratch = runner?.needsWorkDir?.(task.params) ?? true;
+    const [madeDir, resolved] = await Promise.allSettled([
+      scratch ? makeWorkDir(env.workDir, `${task.taskId}-a${task.attempt}-`) : Promise.resolve(join(env.workDir, 'unused')),
       isKindName(task.kind) && !KINDS[task.kind].readsInput ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
     ]);
-    if (madeDir.status === 'fulfilled') workDir = madeDir.value; // so `finally` removes it
-    if (started.status === 'rejected') throw started.reason;
-    onLeaseState(started.value.state);
+    if (madeDir.status === 'fulfilled' && scratch) workDir = madeDir.value; // so `finally` removes it
     // Stopped before the work began (lost, canceled, handed back): the catch reports it.
     signal.throwIfAborted();
     if (madeDir.status === 'rejected') throw madeDir.reason;
     if (resolved.status === 'rejected') throw resolved.reason;
-    const runner = env.runners.get(task.kind);
     if (!runner) throw new VidfleetError('INTERNAL', `This worker cannot run "${task.kind}" tasks.`);
     const ctx: TaskContext = {
       input: resolved.value,
@@ -139,9 +159,16 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
     // Finished work is reported even if a stop arrived meanwhile: a canceled or handed-back
     // task that is already done is better completed; a lost one is refused (and ignored) below.
     clearInterval(progressTimer);
-    await retryWhileUnreachable(() => client.complete(workerId, task.taskId, task.attempt, result ?? null), { forMs: env.leaseMs });
+    markFinished();
+    const state = await env.outbox.completed({ taskId: task.taskId, attempt: task.attempt }, result ?? null).catch((err: unknown) => {
+      // The lease will expire and the janitor requeues the task: nothing is lost.
+      env.log('could not report completion', { taskId: task.taskId, error: String(err) });
+      return 'ok' as const;
+    });
+    if (state === 'lost') env.log('completion refused: the attempt is no longer current (its lease ran out)', { taskId: task.taskId, attempt: task.attempt });
   } catch (err) {
     await Promise.allSettled(uploads);
+    markFinished();
     onWriteError(err);
     if (attempt.stopReason === 'lost') return; // someone else owns the task now: report nothing
     const error =

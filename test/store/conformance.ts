@@ -7,6 +7,7 @@
 //
 // The groups live in ./conformance/*.ts; this file only assembles them.
 import { describe } from 'vitest';
+import { ackTests } from './conformance/acks.js';
 import { cancelTests } from './conformance/cancel.js';
 import { claimingTests } from './conformance/claiming.js';
 import { createHarness, type ConformanceHooks, type MakeStore } from './conformance/harness.js';
@@ -28,6 +29,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore, hooks: C
     leaseTests(h);
     runDeadlineTests(h);
     lifecycleTests(h);
+    ackTests(h);
     cancelTests(h);
     artifactEventTests(h);
     retentionTests(h);

@@ -2,8 +2,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  ClaimBody, HeartbeatBody, RegisterWorkerBody, VidfleetError,
-  type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse,
+  AckBody, ClaimBody, HeartbeatBody, RegisterWorkerBody, VidfleetError,
+  type AckResponse, type AckState, type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse,
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { longPollSignal } from '../http-errors.js';
@@ -11,7 +11,15 @@ import { longPollSignal } from '../http-errors.js';
 const WorkerIdParams = Type.Object({ workerId: Type.String() });
 
 export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
-  const { store, config, tasksReady } = deps;
+  const { store, config, tasksReady, jobsChanged } = deps;
+
+  /** Applies a worker's batched reports; undefined when it sent none. */
+  async function applyAcks(workerId: string, body: AckBody): Promise<AckState[] | undefined> {
+    if (!body.started?.length && !body.completed?.length) return undefined;
+    const acks = await store.acknowledge(workerId, { started: body.started, completed: body.completed });
+    if (body.completed?.length) jobsChanged.notify();
+    return acks;
+  }
 
   async function requireWorker(workerId: string) {
     const worker = await store.getWorker(workerId);
@@ -41,24 +49,36 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
     return response;
   });
 
+  app.post('/v1/workers/:workerId/acks', { schema: { params: WorkerIdParams, body: AckBody } }, async (request) => {
+    const { workerId } = request.params as { workerId: string };
+    const response: AckResponse = { acks: (await applyAcks(workerId, request.body as AckBody)) ?? [] };
+    return response;
+  });
+
   app.post('/v1/workers/:workerId/claim', { schema: { params: WorkerIdParams, body: ClaimBody } }, async (request, reply) => {
     const { workerId } = request.params as { workerId: string };
     const worker = await requireWorker(workerId);
-    const { max, waitSeconds = 0 } = request.body as ClaimBody;
+    const body = request.body as ClaimBody;
+    const { max, waitSeconds = 0 } = body;
+    // Reports first, so the slots they free and the jobs they finish count before any wait.
+    const acks = await applyAcks(workerId, body);
     const deadline = Date.now() + Math.min(waitSeconds, config.maxClaimWaitSeconds) * 1000;
     const gone = longPollSignal(reply, deps.shutdown);
     const kinds = worker.capabilities.kinds;
+    const accepts = (kind: string): boolean => kinds.includes(kind);
     for (;;) {
       const tasks = await store.claimTasks({ workerId, kinds, max, leaseMs: config.leaseMs });
       const remaining = deadline - Date.now();
+      // Reports a claim carries are applied before it waits (their jobs finish at once); their
+      // answers travel back with whatever the claim gets.
       if (tasks.length > 0 || remaining <= 0 || gone.aborted) {
-        const response: ClaimResponse = { tasks };
+        const response: ClaimResponse = acks ? { tasks, acks } : { tasks };
         return response;
       }
       const due = await store.nextDueAt(kinds);
       // Retry backoffs come due without any wake-up, so sleep no longer than until the next one.
       const untilDue = due === null ? config.claimRecheckMs : Math.max(10, due - Date.now());
-      await tasksReady.wait(Math.min(remaining, untilDue, config.claimRecheckMs), gone);
+      await tasksReady.wait(Math.min(remaining, untilDue, config.claimRecheckMs), gone, accepts);
     }
   });
 }

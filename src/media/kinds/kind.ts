@@ -44,6 +44,12 @@ export interface TaskContext {
 
 export interface KindRunner {
   readonly name: KindName;
+  /**
+   * False when an attempt with these parameters writes no files, so the worker skips creating
+   * (and removing) its scratch directory — two to four filesystem calls per task, a measurable
+   * share of a no-op task's cost. Default: it needs one.
+   */
+  needsWorkDir?(params: Record<string, unknown>): boolean;
   /** Runs the task; resolves with the job result (JSON), or throws a VidfleetError. */
   run(ctx: TaskContext): Promise<unknown>;
 }

@@ -8,6 +8,7 @@ import type { KindRunner, TaskContext } from './kind.js';
 
 export const noopRunner: KindRunner = {
   name: 'noop',
+  needsWorkDir: (params) => (params as NoopParams).artifactBytes !== undefined,
   async run(ctx: TaskContext): Promise<NoopResult> {
     const { sleepMs = 0, artifactBytes } = ctx.params as NoopParams;
     if (sleepMs > 0) {

@@ -4,7 +4,7 @@ import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
 import type { AttemptRef } from '../store.js';
-import { FENCE_SQL, tx, type Ctx } from './connection.js';
+import { FENCE_SQL, tx, type Client, type Ctx } from './connection.js';
 import { cancelWaitingSiblings, finishJobs } from './aggregate.js';
 import type { NewEvent } from './events.js';
 import { fenced, requireHeld } from './fence.js';
@@ -22,13 +22,15 @@ const COMPLETE_SQL = `UPDATE tasks SET status = 'completed', progress = 1, resul
  * and throwing the result away helps no one. The event says `whileCanceling: true`.
  */
 export async function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): Promise<void> {
-  await tx(ctx, async (c) => {
-    const now = ctx.now();
-    const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: string }>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
-    const data: Record<string, unknown> = { attempt: row.attempt, workerId: ref.workerId };
-    if (row.was_status === 'canceling') data.whileCanceling = true;
-    await finishJobs(c, now, jobs, [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
-  });
+  await tx(ctx, (c) => completeHeld(c, ctx.now(), ref, result));
+}
+
+/** The body of completeTask inside the caller's transaction; a refusal throws having changed nothing. */
+export async function completeHeld(c: Client, now: number, ref: AttemptRef, result: unknown): Promise<void> {
+  const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: string }>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
+  const data: Record<string, unknown> = { attempt: row.attempt, workerId: ref.workerId };
+  if (row.was_status === 'canceling') data.whileCanceling = true;
+  await finishJobs(c, now, jobs, [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
 }
 
 const RETRY_SQL = `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json

@@ -2,13 +2,14 @@
 // coordinators may share. Each group of operations lives in its own file; this class only binds
 // them to one pool. Same semantics, events and error codes as the SQLite store (one conformance
 // suite proves both).
-import type { ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
+import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, TaskAcks, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import * as artifacts from './artifacts.js';
 import { cancelJob } from './cancel.js';
 import { claimTasks } from './claim.js';
+import { acknowledge } from './acks.js';
 import { completeTask, failTask } from './complete.js';
 import { createPool, type Ctx } from './connection.js';
 import { listEvents } from './events.js';
@@ -100,6 +101,10 @@ export class PostgresStore implements Store {
 
   async reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
     return reportProgress(this.ctx, ref, progress, resumeData);
+  }
+
+  async acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]> {
+    return acknowledge(this.ctx, workerId, acks);
   }
 
   async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {

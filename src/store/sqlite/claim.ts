@@ -15,6 +15,9 @@ import { recomputeJob } from './jobs.js';
 
 type Candidate = Pick<TaskRow, 'id' | 'priority' | 'created_at'>;
 
+/** How stale a worker's last-seen stamp may get before a claim rewrites it (far below workerOfflineMs). */
+const LIVENESS_STAMP_MS = 1_000;
+
 /** Exported so the SQLite tests can check its query plan. */
 export const CLAIM_CANDIDATES_SQL = `SELECT id, priority, created_at FROM tasks
   WHERE status = 'pending' AND kind = ? AND run_after <= ?
@@ -36,9 +39,16 @@ export function claimTasks(ctx: Ctx, request: ClaimRequest): ClaimedTask[] {
   if (kinds.length === 0 || !(max >= 1)) return [];
   return immediate(ctx, () => {
     const now = ctx.now();
-    // A claim is a sign of life like a heartbeat: it brings an offline worker back online.
-    const seen = stmt(ctx, `UPDATE workers SET status = 'online', last_heartbeat_at = ? WHERE id = ?`).run(now, request.workerId);
-    if (seen.changes === 0) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
+    // A claim is a sign of life like a heartbeat: it brings an offline worker back online. The
+    // stamp is refreshed at most once a second, so an empty claim (a long poll woken for a task
+    // another worker took) writes nothing and its commit costs no WAL write.
+    const worker = stmt(ctx, 'SELECT status, last_heartbeat_at FROM workers WHERE id = ?').get(request.workerId) as
+      | { status: string; last_heartbeat_at: number }
+      | undefined;
+    if (!worker) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
+    if (worker.status !== 'online' || now - worker.last_heartbeat_at >= LIVENESS_STAMP_MS) {
+      stmt(ctx, `UPDATE workers SET status = 'online', last_heartbeat_at = ? WHERE id = ?`).run(now, request.workerId);
+    }
     const candidates = kinds.flatMap((kind) => stmt(ctx, CLAIM_CANDIDATES_SQL).all(kind, now, max) as Candidate[]);
     const chosen = candidates.sort(handOutOrder).slice(0, max);
     const lease = now + request.leaseMs;

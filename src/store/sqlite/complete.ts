@@ -17,22 +17,25 @@ import { cancelWaitingSiblings, recomputeJob } from './jobs.js';
  * `whileCanceling: true` so a watcher can tell.
  */
 export function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): void {
-  immediate(ctx, () => {
-    const task = requireHeld(ctx, ref);
-    // resume_data only serves a next attempt; a completed task has none.
-    fencedUpdate(
-      ctx,
-      `UPDATE tasks SET status = 'completed', progress = 1, result = @result, error = NULL, resume_data = NULL,
-         lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now
-       WHERE ${FENCE_SQL}`,
-      ref,
-      { result: jsonText(result), now: ctx.now() },
-    );
-    const data: Record<string, unknown> = { attempt: task.attempt, workerId: ref.workerId };
-    if (task.status === 'canceling') data.whileCanceling = true;
-    appendEvent(ctx, task.job_id, task.id, 'task.completed', data);
-    recomputeJob(ctx, task.job_id);
-  });
+  immediate(ctx, () => completeHeld(ctx, ref, result));
+}
+
+/** The body of completeTask, for callers already inside an IMMEDIATE transaction; throws before writing when the attempt is not held. */
+export function completeHeld(ctx: Ctx, ref: AttemptRef, result: unknown): void {
+  const task = requireHeld(ctx, ref);
+  // resume_data only serves a next attempt; a completed task has none.
+  fencedUpdate(
+    ctx,
+    `UPDATE tasks SET status = 'completed', progress = 1, result = @result, error = NULL, resume_data = NULL,
+       lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now
+     WHERE ${FENCE_SQL}`,
+    ref,
+    { result: jsonText(result), now: ctx.now() },
+  );
+  const data: Record<string, unknown> = { attempt: task.attempt, workerId: ref.workerId };
+  if (task.status === 'canceling') data.whileCanceling = true;
+  appendEvent(ctx, task.job_id, task.id, 'task.completed', data);
+  recomputeJob(ctx, task.job_id);
 }
 
 /**

@@ -57,20 +57,27 @@ export function assertAttempt(ctx: Ctx, ref: AttemptRef): { jobId: string } {
 }
 
 export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, resumeData?: unknown): LeaseState {
-  return immediate(ctx, () => {
-    const task = requireHeld(ctx, ref);
-    const now = ctx.now();
-    fencedUpdate(
-      ctx,
-      `UPDATE tasks SET progress = @progress, resume_data = COALESCE(@resume, resume_data),
-         started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END,
-         status = CASE WHEN status = 'assigned' THEN 'running' ELSE status END
-       WHERE ${FENCE_SQL}`,
-      ref,
-      { progress: clampProgress(progress), now, resume: resumeData === undefined ? null : JSON.stringify(resumeData) },
-    );
-    if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId });
-    recomputeJob(ctx, task.job_id);
-    return task.status === 'canceling' ? 'cancel' : 'ok';
-  });
+  return immediate(ctx, () => progressHeld(ctx, ref, progress, resumeData));
+}
+
+/**
+ * The body of reportProgress, for callers already inside an IMMEDIATE transaction. `progress`
+ * null keeps the current value (a bare "started" acknowledgement). Throws before writing
+ * anything when the attempt is not held.
+ */
+export function progressHeld(ctx: Ctx, ref: AttemptRef, progress: number | null, resumeData?: unknown): LeaseState {
+  const task = requireHeld(ctx, ref);
+  const now = ctx.now();
+  fencedUpdate(
+    ctx,
+    `UPDATE tasks SET progress = COALESCE(@progress, progress), resume_data = COALESCE(@resume, resume_data),
+       started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END,
+       status = CASE WHEN status = 'assigned' THEN 'running' ELSE status END
+     WHERE ${FENCE_SQL}`,
+    ref,
+    { progress: progress === null ? null : clampProgress(progress), now, resume: resumeData === undefined ? null : JSON.stringify(resumeData) },
+  );
+  if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId });
+  recomputeJob(ctx, task.job_id);
+  return task.status === 'canceling' ? 'cancel' : 'ok';
 }

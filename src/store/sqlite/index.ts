@@ -1,16 +1,18 @@
 // The SQLite Store: one file, better-sqlite3 (synchronous; each method runs to completion
 // before the next starts, wrapped in a promise to meet the async Store interface). Each group
 // of operations lives in its own file; this class only binds them to one connection.
-import type { ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
+import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, TaskAcks, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import { cancelJob } from './cancel.js';
 import * as artifacts from './artifacts.js';
 import { claimTasks } from './claim.js';
+import { acknowledge } from './acks.js';
 import { completeTask, failTask } from './complete.js';
 import { createCtx, openDatabase, type Ctx } from './connection.js';
 import { listEvents } from './events.js';
+import { GroupCommit } from './group-commit.js';
 import { assertAttempt, reportProgress } from './fence.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -28,10 +30,13 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly path: string;
   private readonly ctx: Ctx;
+  /** The hot writes (submit, claim, batched reports) share commits when they arrive together. */
+  private readonly group: GroupCommit;
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
     this.ctx = createCtx(openDatabase(options.path), options.now ?? Date.now);
+    this.group = new GroupCommit(this.ctx);
   }
 
   async migrate(): Promise<void> {
@@ -43,7 +48,7 @@ export class SqliteStore implements Store {
   }
 
   async createJob(job: NewJob, options?: { idempotency?: IdempotencyOptions }): Promise<{ job: Job; created: boolean }> {
-    return jobs.createJob(this.ctx, job, options?.idempotency);
+    return this.group.run(() => jobs.createJob(this.ctx, job, options?.idempotency));
   }
 
   async cancelJob(jobId: string, graceMs: number): Promise<Job> {
@@ -79,7 +84,7 @@ export class SqliteStore implements Store {
   }
 
   async claimTasks(request: ClaimRequest): Promise<ClaimedTask[]> {
-    return claimTasks(this.ctx, request);
+    return this.group.run(() => claimTasks(this.ctx, request));
   }
 
   async heartbeat(workerId: string, tasks: TaskRef[], leaseMs: number): Promise<{ taskId: string; attempt: number; state: LeaseState }[]> {
@@ -88,6 +93,10 @@ export class SqliteStore implements Store {
 
   async reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
     return reportProgress(this.ctx, ref, progress, resumeData);
+  }
+
+  async acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]> {
+    return this.group.run(() => acknowledge(this.ctx, workerId, acks));
   }
 
   async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {
