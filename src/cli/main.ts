@@ -3,6 +3,7 @@ import { VidfleetClient } from '../client/api-client.js';
 import { parseCommandArgs } from './args.js';
 import { demoCommand } from './commands/demo.js';
 import { cancelCommand, getCommand, jobsCommand, statusCommand, submitCommand, watchCommand } from './commands/jobs.js';
+import { logsCommand } from './commands/logs.js';
 import { coordinatorCommand, upCommand, workerCommand } from './commands/servers.js';
 import { println, reportError, UsageError } from './output.js';
 
@@ -14,12 +15,13 @@ Usage:
   vidfleet demo [FILE] [-o DIR]    bring everything up, probe + thumbnail FILE (or a generated sample), save, stop
   vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--db postgres://…] [--lease-ms N]
                      [--max-upload BYTES] [--retention-days 7]
-  vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail] [--drain-timeout 300]
-  vidfleet submit <kind> <input> [--param key=value]… [--priority N] [--idempotency-key K] [--wait] [--json]
+  vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail] [--tag gpu]… [--drain-timeout 300]
+  vidfleet submit <kind> <input> [--param key=value]… [--require tag:gpu]… [--priority N] [--idempotency-key K] [--wait] [--json]
                                    input: a local file (uploaded), store://key, file:///path, http(s)://url
   vidfleet status <job> [--json]
   vidfleet jobs [--status S] [--kind K] [--limit N] [--json]
   vidfleet watch <job> [--json]    progress bar until the job ends; exit 0 on success, 1 on failure
+  vidfleet logs <job> [-f] [--task T]  the job's task logs (ffmpeg's stderr); -f follows until the job ends
   vidfleet get <job> [-o DIR]      download the job's artifacts (default ./<job>)
   vidfleet cancel <job> [--json]   cancel a job; running tasks are stopped by their workers
 
@@ -55,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     case 'jobs': return jobsCommand(args, client);
     case 'get': return getCommand(args, client);
     case 'watch': return watchCommand(args, client);
+    case 'logs': return logsCommand(args, client);
     case 'cancel': return cancelCommand(args, client);
     default: throw new UsageError(`unknown command "${command}"`);
   }

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type {
-  AckBody, AckResponse, AckState, Artifact, ClaimBody, ClaimResponse, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
+  AckBody, AckResponse, AckState, Artifact, ClaimBody, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
   ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,
 } from '../protocol/index.js';
 import { ARTIFACT_SHA256_HEADER } from '../protocol/index.js';
@@ -50,6 +50,19 @@ export class VidfleetClient {
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
     const q = params.size > 0 ? `?${params}` : '';
     return this.http.json(`/v1/jobs${q}`);
+  }
+
+  /** A job's task log lines after `after`; `wait` > 0 long-polls for new ones while the job runs. */
+  jobLogs(jobId: string, query: { after?: number; task?: string; limit?: number; wait?: number } = {}, signal?: AbortSignal): Promise<JobLogsResponse> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    const q = params.size > 0 ? `?${params}` : '';
+    return this.http.json(`/v1/jobs/${enc(jobId)}/logs${q}`, { signal, timeoutMs: ((query.wait ?? 0) + 30) * 1000 });
+  }
+
+  /** Task log lines of one attempt (the worker's batched log shipping). */
+  appendTaskLogs(workerId: string, taskId: string, body: TaskLogsBody): Promise<{ ok: true }> {
+    return this.http.json(`${this.taskPath(workerId, taskId)}/logs`, { body, timeoutMs: 15_000 });
   }
 
   async listArtifacts(jobId: string): Promise<Artifact[]> {

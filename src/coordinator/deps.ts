@@ -12,6 +12,8 @@ export interface CoordinatorDeps {
   tasksReady: Wakeup;
   /** Woken when any job may have changed status. */
   jobsChanged: Wakeup;
+  /** Woken when task log lines arrive (logs in follow mode). */
+  logsAppended: Wakeup;
   /** Aborted when the coordinator shuts down: long polls answer at once. */
   shutdown: AbortSignal;
 }

@@ -31,6 +31,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     blobs: new LocalBlobStore(config.storeDir),
     tasksReady: new Wakeup(),
     jobsChanged: new Wakeup(),
+    logsAppended: new Wakeup(),
     shutdown: shutdown.signal,
   };
   const app = buildCoordinatorApp(deps);

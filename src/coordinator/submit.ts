@@ -1,7 +1,7 @@
 // Turning a submission into a job: kind, params and input validated; an Idempotency-Key makes a
 // retried submit return the job the first one created instead of a duplicate.
 import { createHash } from 'node:crypto';
-import { KINDS, VidfleetError, parseInput, type Job, type SubmitJobBody } from '../protocol/index.js';
+import { KINDS, VidfleetError, normalizeRequirements, parseInput, type Job, type KindSpec, type SubmitJobBody } from '../protocol/index.js';
 import type { CoordinatorDeps } from './deps.js';
 import { validateKind, validateParams } from './params.js';
 
@@ -32,9 +32,11 @@ export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idem
   }
   const priority = body.priority ?? 0;
   const maxAttempts = body.maxAttempts ?? KINDS[kind].maxAttempts;
-  const request = { kind, input: body.input, params, priority, maxAttempts };
+  const spec: KindSpec = KINDS[kind];
+  const requires = normalizeRequirements([...(spec.requires?.(params) ?? []), ...(body.requires ?? [])]);
+  const request = { kind, input: body.input, params, priority, maxAttempts, requires };
   const result = await deps.store.createJob(
-    { kind, input: body.input, params, priority, tasks: [{ kind, input: body.input, params, maxAttempts, maxRunMs: KINDS[kind].maxRunMs }] },
+    { kind, input: body.input, params, priority, tasks: [{ kind, input: body.input, params, maxAttempts, maxRunMs: spec.maxRunMs, requires }] },
     idempotencyKey === undefined
       ? {}
       : {

@@ -43,6 +43,12 @@ export interface RunOptions {
   /** Bytes of stderr kept from the start and from the end. Default 4 KiB / 32 KiB. */
   stderrHeadBytes?: number;
   stderrTailBytes?: number;
+  /**
+   * Each complete line of stderr as it arrives (the live ffmpeg log a task ships to the
+   * coordinator); carriage-return progress lines count as lines too. The collected head/tail
+   * of stderr is unaffected.
+   */
+  onStderrLine?: (line: string) => void;
   /** Called with the child's pid once it is running (tests use it to check the child is gone). */
   onSpawn?: (pid: number) => void;
   cwd?: string;
@@ -158,7 +164,18 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       if (stdoutBytes > maxStdoutBytes) return stop('overflow');
       stdoutParts.push(text);
     });
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(errDecoder.write(chunk)));
+    let partialLine = '';
+    const emitLines = (text: string, final: boolean): void => {
+      if (!options.onStderrLine) return;
+      const parts = (partialLine + text).split(/\r\n|\r|\n/);
+      partialLine = final ? '' : (parts.pop() ?? '');
+      for (const line of parts) if (line.trim()) options.onStderrLine(line);
+    };
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = errDecoder.write(chunk);
+      stderr.push(text);
+      emitLines(text, false);
+    });
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
@@ -184,7 +201,9 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       const tailOut = outDecoder.end();
       if (tailOut && onStdout) onStdout(tailOut);
       else if (tailOut) stdoutParts.push(tailOut);
-      stderr.push(errDecoder.end());
+      const errTail = errDecoder.end();
+      stderr.push(errTail);
+      emitLines(errTail, true);
       const log = stderr.toString();
       switch (stopReason?.kind) {
         case 'abort':

@@ -1,6 +1,7 @@
 // Request and response bodies of the /v1 HTTP API. One schema per body, shared by the
 // coordinator (validation, serialisation) and its clients (the worker and the CLI).
 import { Type, type Static } from '@sinclair/typebox';
+import { CapabilityTokenSchema } from './capabilities.js';
 import { ArtifactSchema, JobSchema, JobStatusSchema, WorkerCapabilitiesSchema, ErrorBodySchema } from './model.js';
 
 // ---- clients ----
@@ -11,6 +12,12 @@ export const SubmitJobBody = Type.Object(
     params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     priority: Type.Optional(Type.Integer({ minimum: -1000, maximum: 1000, description: 'Higher runs first; default 0.' })),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: "Attempts before a retryable failure is final; default: the kind's (3)." })),
+    requires: Type.Optional(
+      Type.Array(CapabilityTokenSchema, {
+        maxItems: 32,
+        description: 'Capabilities a worker must have besides what the kind and its params need (e.g. tag:gpu, hwaccel:cuda).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -26,6 +33,31 @@ export type ListJobsQuery = Static<typeof ListJobsQuery>;
 
 export const ListJobsResponse = Type.Object({ jobs: Type.Array(JobSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) });
 export type ListJobsResponse = Static<typeof ListJobsResponse>;
+
+export const TaskLogsBody = Type.Object(
+  {
+    attempt: Type.Integer({ minimum: 1 }),
+    lines: Type.Array(Type.Object({ ts: Type.Integer({ description: 'ms since the epoch' }), line: Type.String({ maxLength: 64_000 }) }), { maxItems: 1000 }),
+  },
+  { additionalProperties: false },
+);
+export type TaskLogsBody = Static<typeof TaskLogsBody>;
+
+export const JobLogsQuery = Type.Object({
+  after: Type.Optional(Type.Integer({ minimum: 0, description: 'Answer lines after this id (the `next` of the previous answer).' })),
+  task: Type.Optional(Type.String({ description: "Only this task's lines." })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 1000 })),
+  wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: 'Seconds to wait for new lines while the job runs (follow mode).' })),
+});
+export type JobLogsQuery = Static<typeof JobLogsQuery>;
+
+export const TaskLogLineSchema = Type.Object({ id: Type.Integer(), taskId: Type.String(), attempt: Type.Integer(), ts: Type.String({ format: 'date-time' }), line: Type.String() });
+export const JobLogsResponse = Type.Object({
+  lines: Type.Array(TaskLogLineSchema),
+  /** Pass as `after` to get the lines that follow. */
+  next: Type.Integer(),
+});
+export type JobLogsResponse = Static<typeof JobLogsResponse>;
 
 export const GetJobQuery = Type.Object({
   wait: Type.Optional(Type.Number({ minimum: 0, maximum: 60, description: 'Seconds to wait for the job to finish before answering.' })),

@@ -3,4 +3,5 @@ export * from './errors.js';
 export * from './model.js';
 export * from './api.js';
 export * from './inputs.js';
+export * from './capabilities.js';
 export * from './kinds/index.js';

@@ -45,6 +45,7 @@ export const TaskSchema = Type.Object({
   createdAt: Timestamp,
   startedAt: NullableTimestamp,
   finishedAt: NullableTimestamp,
+  requires: Type.Array(Type.String(), { description: 'Capability tokens a worker must have to run this task (empty: any worker of the kind).' }),
 });
 export type Task = Static<typeof TaskSchema>;
 
@@ -62,6 +63,9 @@ export const JobSchema = Type.Object({
   updatedAt: Timestamp,
   finishedAt: NullableTimestamp,
   tasks: Type.Optional(Type.Array(TaskSchema)),
+  waitingFor: Type.Optional(
+    Type.String({ description: 'Set while a pending task cannot go to any online worker: says which capabilities no online worker has.' }),
+  ),
 });
 export type Job = Static<typeof JobSchema>;
 
@@ -83,6 +87,12 @@ export const WorkerCapabilitiesSchema = Type.Object({
   ffmpegVersion: Type.String(),
   encoders: Type.Array(Type.String()),
   hwaccels: Type.Array(Type.String()),
+  /** ffmpeg filters (zscale, tonemap, libplacebo, …). Absent from workers older than issue 4. */
+  filters: Type.Optional(Type.Array(Type.String())),
+  /** Logical path variables this worker maps to its own mount points (media → /srv/media). */
+  mounts: Type.Optional(Type.Array(Type.String())),
+  /** Free-form labels an operator gives a worker (gpu, fast-disk); jobs may require them. */
+  tags: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.+-]{1,64}$' }))),
 });
 export type WorkerCapabilities = Static<typeof WorkerCapabilitiesSchema>;
 

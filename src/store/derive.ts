@@ -9,7 +9,8 @@ import { ERROR_CATALOG, VidfleetError, type ErrorBody } from '../protocol/errors
 import type { ClaimedTask } from '../protocol/api.js';
 import type { Artifact, Job, JobStatus, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
 import { isId } from './ids.js';
-import type { IdempotencyOptions, JobEvent, ListJobsFilter, NewJob } from './store.js';
+import { isCapabilityToken } from '../protocol/capabilities.js';
+import { TASK_LOG_MAX_LINE_CHARS, type IdempotencyOptions, type JobEvent, type ListJobsFilter, type NewJob, type NewLogLine } from './store.js';
 
 /** Why a task was canceled, as its task.canceled event says; both dialects write the same words. */
 export const CANCEL_REASONS = {
@@ -55,8 +56,22 @@ export function validateNewJob(job: NewJob): void {
   for (const t of job.tasks) {
     if (!isPositiveInt(t.maxAttempts)) throw invalid(`Task maxAttempts must be an integer >= 1, got ${t.maxAttempts}.`);
     if (!isPositiveInt(t.maxRunMs)) throw invalid(`Task maxRunMs must be an integer >= 1 (ms), got ${t.maxRunMs}.`);
+    const bad = (t.requires ?? []).find((r) => !isCapabilityToken(r));
+    if (bad !== undefined) throw invalid(`Task requirement "${bad}" is not a capability token (family:name, e.g. encoder:libx265 or tag:gpu).`);
   }
   if (!Number.isSafeInteger(job.priority)) throw invalid(`Job priority must be an integer, got ${job.priority}.`);
+}
+
+/** Cuts an over-long log line, saying so, and drops a trailing line break. */
+export function logLineText(line: string): string {
+  const text = line.replace(/\r?\n$/, '');
+  return text.length <= TASK_LOG_MAX_LINE_CHARS ? text : `${text.slice(0, TASK_LOG_MAX_LINE_CHARS)} … [${text.length - TASK_LOG_MAX_LINE_CHARS} more characters cut]`;
+}
+
+export function validateLogLines(lines: readonly NewLogLine[]): void {
+  for (const l of lines) {
+    if (typeof l.line !== 'string' || !Number.isSafeInteger(l.ts)) throw invalid('Each log line needs a string `line` and an integer `ts` (ms since the epoch).');
+  }
 }
 
 export function validateIdempotency(o: IdempotencyOptions): void {
@@ -313,6 +328,8 @@ export interface TaskRow {
   resume_data: string | null;
   /** null only for tasks stored before run limits existed (no deadline). */
   max_run_ms: number | null;
+  /** Capability tokens: JSON text in SQLite, text[] in PostgreSQL; null when none. */
+  requires?: string | string[] | null;
   /** Set at claim (now + max_run_ms) for held tasks; heartbeats never move it. */
   run_deadline_at: number | null;
   created_at: number;
@@ -371,7 +388,13 @@ export function taskToWire(row: TaskRow): Task {
     createdAt: toIso(row.created_at),
     startedAt: toIsoOrNull(row.started_at),
     finishedAt: toIsoOrNull(row.finished_at),
+    requires: requiresFromRow(row.requires),
   };
+}
+
+function requiresFromRow(value: string | string[] | null | undefined): string[] {
+  if (value === null || value === undefined) return [];
+  return Array.isArray(value) ? value : (parseJson<string[]>(value) ?? []);
 }
 
 export function jobToWire(row: JobRow, tasks?: TaskRow[]): Job {

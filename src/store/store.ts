@@ -21,6 +21,11 @@ export interface NewTask {
    * Set at claim as run_deadline_at = now + maxRunMs; heartbeats never extend it.
    */
   maxRunMs: number;
+  /**
+   * Capability tokens a worker must all have to be handed this task ("encoder:libwebp",
+   * "filter:zscale", "mount:media", "tag:gpu"). Empty or absent: any worker of the kind.
+   */
+  requires?: string[];
 }
 
 export interface NewJob {
@@ -57,9 +62,30 @@ export interface ClaimRequest {
   workerId: string;
   /** Only tasks of these kinds are handed out. */
   kinds: string[];
+  /** The worker's capability tokens: a task is handed out only if it requires none beyond these. */
+  capabilities?: string[];
   max: number;
   leaseMs: number;
 }
+
+export interface NewLogLine {
+  /** When the worker saw the line (ms epoch). */
+  ts: number;
+  line: string;
+}
+
+export interface TaskLogLine {
+  id: number;
+  taskId: string;
+  attempt: number;
+  ts: string;
+  line: string;
+}
+
+/** Lines kept per task; older ones are dropped as new ones arrive (ffmpeg can log for hours). */
+export const TASK_LOG_MAX_LINES = 2_000;
+/** Longest line kept; the rest is cut with a marker. */
+export const TASK_LOG_MAX_LINE_CHARS = 4_000;
 
 /** A worker's batched reports (see AckBody in the protocol). */
 export interface TaskAcks {
@@ -122,6 +148,14 @@ export interface Store {
   getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null>;
   listJobs(filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   listEvents(jobId: string, afterId?: number): Promise<JobEvent[]>;
+  /**
+   * Appends lines to a task's log. Accepted from the attempt that holds the task or last held
+   * it (a log tail may arrive after the completion); an older attempt gets STALE_ATTEMPT. Each
+   * task keeps its newest TASK_LOG_MAX_LINES lines.
+   */
+  appendTaskLogs(ref: AttemptRef, lines: NewLogLine[]): Promise<void>;
+  /** A job's log lines in order, after `afterId`, at most `limit`; optionally one task's only. */
+  listTaskLogs(jobId: string, options: { afterId?: number; taskId?: string; limit: number }): Promise<TaskLogLine[]>;
 
   // ---- workers ----
   registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker>;

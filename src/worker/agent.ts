@@ -103,6 +103,8 @@ export class WorkerAgent {
       ffmpegVersion: detected.ffmpegVersion,
       encoders: detected.encoders,
       hwaccels: detected.hwaccels,
+      filters: detected.filters,
+      ...(this.config.tags.length > 0 && { tags: this.config.tags }),
     };
   }
 

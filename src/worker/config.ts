@@ -13,6 +13,8 @@ export interface WorkerConfig {
   workDir: string;
   /** Long-poll length of each claim. */
   claimWaitSeconds: number;
+  /** Labels jobs may require as tag:NAME (gpu, fast-disk, site-b). */
+  tags: string[];
 }
 
 export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinatorUrl: string }): WorkerConfig {
@@ -23,7 +25,10 @@ export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinator
     kinds: options.kinds ?? null,
     workDir: options.workDir ?? join(tmpdir(), 'vidfleet-worker'),
     claimWaitSeconds: options.claimWaitSeconds ?? 20,
+    tags: [...new Set(options.tags ?? [])],
   };
+  const badTag = config.tags.find((t) => !/^[A-Za-z0-9_.+-]{1,64}$/.test(t));
+  if (badTag !== undefined) throw new Error(`--tag must be 1-64 letters, digits or _ . + -, got "${badTag}"`);
   if (!/^https?:\/\//.test(config.coordinatorUrl)) throw new Error(`--coordinator must be an http(s) URL, got "${options.coordinatorUrl}"`);
   if (!Number.isInteger(config.concurrency) || config.concurrency < 1 || config.concurrency > 256) {
     throw new Error(`--concurrency must be an integer 1-256, got ${options.concurrency}`);

@@ -11,6 +11,7 @@ import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '
 import { KINDS, VidfleetError, isKindName, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
 import { resolveInput } from '../sources/resolve.js';
 import type { AckOutbox } from './ack-outbox.js';
+import { LogShipper } from './log-shipper.js';
 import { retryWhileUnreachable } from './retry.js';
 
 /** Progress is sent at most this often; ffmpeg reports far more often than anyone looks. */
@@ -115,6 +116,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
 
   const uploads: Promise<unknown>[] = [];
   let workDir: string | null = null;
+  const shipper = new LogShipper({ send: (lines) => client.appendTaskLogs(workerId, task.taskId, { attempt: task.attempt, lines }), log: env.log });
   try {
     // First report of the attempt: marks it running. The work does not wait for the answer (a
     // batched report may take a moment); a cancel or a lost lease in it stops the attempt.
@@ -152,7 +154,11 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
         uploads.push(upload);
         await upload;
       },
-      log: (line) => env.log(line, { taskId: task.taskId }),
+      log: (line) => {
+        env.log(line, { taskId: task.taskId });
+        shipper.push(line);
+      },
+      toolLog: (line) => shipper.push(line),
     };
     const result = await runner.run(ctx);
     await Promise.all(uploads);
@@ -160,6 +166,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
     // task that is already done is better completed; a lost one is refused (and ignored) below.
     clearInterval(progressTimer);
     markFinished();
+    await shipper.close(env.leaseMs); // the log's tail lands before the job shows completed
     const state = await env.outbox.completed({ taskId: task.taskId, attempt: task.attempt }, result ?? null).catch((err: unknown) => {
       // The lease will expire and the janitor requeues the task: nothing is lost.
       env.log('could not report completion', { taskId: task.taskId, error: String(err) });
@@ -171,6 +178,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
     markFinished();
     onWriteError(err);
     if (attempt.stopReason === 'lost') return; // someone else owns the task now: report nothing
+    await shipper.close(env.leaseMs);
     const error =
       attempt.stopReason === 'shutdown'
         ? new VidfleetError('WORKER_SHUTDOWN', 'The worker shut down before the task finished and handed it back.')
@@ -185,6 +193,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
       env.log('could not report failure', { taskId: task.taskId, error: String(reportErr) });
     }
   } finally {
+    shipper.stop();
     clearInterval(progressTimer);
     if (workDir) await rm(workDir, { recursive: true, force: true });
   }

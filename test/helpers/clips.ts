@@ -172,6 +172,7 @@ export function taskContext(input: string, params: Record<string, unknown> = {},
       artifacts.push(a);
     },
     log: (line) => logs.push(line),
+    toolLog: (line) => logs.push(line),
   };
   return { ctx, artifacts, progress, logs, checkpoints, controller };
 }

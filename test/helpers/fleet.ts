@@ -13,7 +13,7 @@ export interface TestFleet {
   coordinator: RunningCoordinator;
   client: VidfleetClient;
   workers: WorkerAgent[];
-  addWorker(options?: { concurrency?: number; kinds?: string[] }): Promise<WorkerAgent>;
+  addWorker(options?: { concurrency?: number; kinds?: string[]; tags?: string[] }): Promise<WorkerAgent>;
   stop(): Promise<void>;
 }
 
@@ -31,7 +31,7 @@ export async function startTestFleet(options: { workers?: number; concurrency?: 
     workers,
     async addWorker(opts = {}) {
       const agent = new WorkerAgent(
-        { coordinatorUrl: coordinator.url, concurrency: opts.concurrency ?? options.concurrency ?? 2, kinds: opts.kinds, workDir: join(dir, `work-${workers.length}`), claimWaitSeconds: 5 },
+        { coordinatorUrl: coordinator.url, concurrency: opts.concurrency ?? options.concurrency ?? 2, kinds: opts.kinds, tags: opts.tags, workDir: join(dir, `work-${workers.length}`), claimWaitSeconds: 5 },
         quiet,
       );
       await agent.start();

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectCapabilities, parseEncoders, parseHwaccels, parseVersion } from '../../src/media/capabilities.js';
+import { detectCapabilities, parseEncoders, parseFilters, parseHwaccels, parseVersion } from '../../src/media/capabilities.js';
 import { classifyFailure } from '../../src/media/errors.js';
 import { probeRunner } from '../../src/media/kinds/probe.js';
 import { normaliseProbe, probeFile, type RawProbe, type RawStream } from '../../src/media/probe.js';
@@ -229,11 +229,15 @@ describe('capabilities', () => {
     expect(caps.encoders).toEqual(expect.arrayContaining(['mjpeg', 'libx264']));
     expect(caps.encoders).not.toContain('=');
     expect(Array.isArray(caps.hwaccels)).toBe(true);
+    // Debian's ffmpeg has zscale and tonemap (HDR stills); the legend lines are not filters.
+    expect(caps.filters).toEqual(expect.arrayContaining(['scale', 'zscale', 'tonemap', 'thumbnail']));
+    expect(caps.filters.some((f) => f.includes('='))).toBe(false);
   });
   it('parses the listings', () => {
     expect(parseVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026')).toBe('5.1.9-0+deb12u1');
     expect(parseEncoders('Encoders:\n V..... = Video\n ------\n V....D libwebp   libwebp WebP image\n A....D aac   AAC\n')).toEqual(['libwebp', 'aac']);
     expect(parseHwaccels('Hardware acceleration methods:\nvdpau\ncuda\n\n')).toEqual(['vdpau', 'cuda']);
+    expect(parseFilters('Filters:\n  T.. = Timeline support\n  A = Audio input/output\n ..C amix   N->A   Audio mixing.\n .SC zscale   V->V   Apply resizing.\n ... nullsrc   |->V   Null video source.\n')).toEqual(['amix', 'zscale', 'nullsrc']);
   });
 });
 

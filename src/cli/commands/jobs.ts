@@ -36,6 +36,7 @@ export async function submitCommand(args: Parsed, client: VidfleetClient): Promi
       input,
       params: parseParams(args.values.param as string[] | undefined),
       priority: args.values.priority === undefined ? undefined : intOption(args, 'priority', 0),
+      ...(args.values.require !== undefined && { requires: args.values.require as string[] }),
     },
     { idempotencyKey: args.values['idempotency-key'] as string | undefined },
   );

@@ -62,6 +62,7 @@ export async function workerCommand(args: Parsed, coordinatorUrl: string): Promi
     name: args.values.name as string | undefined,
     concurrency: args.values.concurrency === undefined ? undefined : intOption(args, 'concurrency', 1),
     kinds: kinds ? kinds.split(',').map((k) => k.trim()).filter(Boolean) : undefined,
+    tags: (args.values.tag as string[] | undefined) ?? [],
   });
   await agent.start();
   const drainMs = intOption(args, 'drain-timeout', 300) * 1000;

@@ -1,21 +1,22 @@
 // Client routes for jobs: submit, list, get (optionally waiting for the end), events, kinds.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { GetJobQuery, KINDS, ListJobsQuery, SubmitJobBody, VidfleetError, isTerminalJobStatus, type Job } from '../../protocol/index.js';
+import { GetJobQuery, JobLogsQuery, KINDS, ListJobsQuery, SubmitJobBody, VidfleetError, isTerminalJobStatus, type Job, type JobLogsResponse } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { longPollSignal } from '../http-errors.js';
 import { submitJob } from '../submit.js';
+import { withWaitingReason } from '../waiting.js';
 
 const JobIdParams = Type.Object({ id: Type.String() });
 
 export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
-  const { store, jobsChanged } = deps;
+  const { store, jobsChanged, logsAppended } = deps;
 
   app.post('/v1/jobs', { schema: { body: SubmitJobBody } }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
     const { job, created } = await submitJob(deps, request.body as SubmitJobBody, Array.isArray(key) ? key[0] : key);
     // 200 tells a retrying client it got the job its first request created.
-    return reply.status(created ? 201 : 200).send(job);
+    return reply.status(created ? 201 : 200).send(await withWaitingReason(store, job));
   });
 
   app.post('/v1/jobs/:id/cancel', { schema: { params: JobIdParams } }, async (request) => {
@@ -47,7 +48,26 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
       await jobsChanged.wait(Math.min(1000, deadline - Date.now()), gone);
       job = (await store.getJob(id, { withTasks: true })) ?? job;
     }
-    return job;
+    return withWaitingReason(store, job);
+  });
+
+  app.get('/v1/jobs/:id/logs', { schema: { params: JobIdParams, querystring: JobLogsQuery } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const { after = 0, task, limit = 1000, wait = 0 } = request.query as JobLogsQuery;
+    let job = await store.getJob(id);
+    if (!job) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
+    const deadline = Date.now() + wait * 1000;
+    const gone = longPollSignal(reply, deps.shutdown);
+    const read = () => store.listTaskLogs(id, { afterId: after, limit, ...(task !== undefined && { taskId: task }) });
+    let lines = await read();
+    // Follow mode: wait for lines while the job can still produce them.
+    while (lines.length === 0 && !isTerminalJobStatus(job.status) && Date.now() < deadline && !gone.aborted) {
+      await logsAppended.wait(Math.min(1000, deadline - Date.now()), gone);
+      lines = await read();
+      job = (await store.getJob(id)) ?? job;
+    }
+    const response: JobLogsResponse = { lines, next: lines.at(-1)?.id ?? after };
+    return response;
   });
 
   app.get('/v1/jobs/:id/events', { schema: { params: JobIdParams } }, async (request) => {

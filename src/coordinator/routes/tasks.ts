@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  ARTIFACT_SHA256_HEADER, CompleteBody, FailBody, ProgressBody, VidfleetError, isSafeStoreKey,
+  ARTIFACT_SHA256_HEADER, CompleteBody, FailBody, ProgressBody, TaskLogsBody, VidfleetError, isSafeStoreKey,
   type ErrorBody, type FailResponse, type ProgressResponse,
 } from '../../protocol/index.js';
 import type { AttemptRef } from '../../store/store.js';
@@ -15,7 +15,7 @@ const TaskParams = Type.Object({ workerId: Type.String(), taskId: Type.String() 
 const ArtifactParams = Type.Object({ workerId: Type.String(), taskId: Type.String(), attempt: Type.Integer({ minimum: 1 }), '*': Type.String() });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
-  const { store, blobs, config, tasksReady, jobsChanged } = deps;
+  const { store, blobs, config, tasksReady, jobsChanged, logsAppended } = deps;
   const base = '/v1/workers/:workerId/tasks/:taskId';
 
   app.post(`${base}/progress`, { schema: { params: TaskParams, body: ProgressBody } }, async (request) => {
@@ -24,6 +24,14 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     const state = await store.reportProgress({ workerId, taskId, attempt: body.attempt }, body.progress, body.resumeData);
     const response: ProgressResponse = { state };
     return response;
+  });
+
+  app.post(`${base}/logs`, { schema: { params: TaskParams, body: TaskLogsBody } }, async (request) => {
+    const { workerId, taskId } = request.params as { workerId: string; taskId: string };
+    const body = request.body as TaskLogsBody;
+    await store.appendTaskLogs({ workerId, taskId, attempt: body.attempt }, body.lines);
+    logsAppended.notify();
+    return { ok: true };
   });
 
   app.post(`${base}/complete`, { schema: { params: TaskParams, body: CompleteBody } }, async (request) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  AckBody, ClaimBody, HeartbeatBody, RegisterWorkerBody, VidfleetError,
+  AckBody, ClaimBody, HeartbeatBody, RegisterWorkerBody, VidfleetError, workerCapabilityTokens,
   type AckResponse, type AckState, type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse,
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
@@ -65,9 +65,10 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
     const deadline = Date.now() + Math.min(waitSeconds, config.maxClaimWaitSeconds) * 1000;
     const gone = longPollSignal(reply, deps.shutdown);
     const kinds = worker.capabilities.kinds;
+    const capabilities = workerCapabilityTokens(worker.capabilities);
     const accepts = (kind: string): boolean => kinds.includes(kind);
     for (;;) {
-      const tasks = await store.claimTasks({ workerId, kinds, max, leaseMs: config.leaseMs });
+      const tasks = await store.claimTasks({ workerId, kinds, capabilities, max, leaseMs: config.leaseMs });
       const remaining = deadline - Date.now();
       // Reports a claim carries are applied before it waits (their jobs finish at once); their
       // answers travel back with whatever the claim gets.

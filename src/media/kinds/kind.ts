@@ -39,7 +39,13 @@ export interface TaskContext {
   onProgress(update: ProgressUpdate): void;
   /** Uploads a finished file right away (so partial work survives a later failure). */
   emitArtifact(artifact: ProducedArtifact): Promise<void>;
+  /** A note about the task: in the worker's own log and in the task's log on the coordinator. */
   log(line: string): void;
+  /**
+   * A line of ffmpeg/ffprobe output (pass as runProcess's onStderrLine): shipped with the task's
+   * log (GET /v1/jobs/{id}/logs), not echoed to the worker's own log.
+   */
+  toolLog(line: string): void;
 }
 
 export interface KindRunner {

@@ -74,7 +74,7 @@ async function grabFrame(ctx: TaskContext, time: number, map: string, out: strin
   const parser = createProgressParser((s) => {
     ctx.onProgress({ progress: progressBase + (s.done ? span : span / 2), ...(s.fps !== null && { fps: s.fps }), ...(s.speed !== null && { speed: s.speed }) });
   });
-  const res = await runProcess(ffmpegBinary(), args, { signal: ctx.signal, timeoutMs: FFMPEG_TIMEOUT_MS, onStdout: (t) => parser.push(t) });
+  const res = await runProcess(ffmpegBinary(), args, { signal: ctx.signal, timeoutMs: FFMPEG_TIMEOUT_MS, onStdout: (t) => parser.push(t), onStderrLine: ctx.toolLog });
   parser.end();
   if (res.exitCode !== 0) {
     const head = await readInputHead(arg);

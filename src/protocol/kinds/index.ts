@@ -17,6 +17,8 @@ export interface KindSpec {
   readonly readsInput: boolean;
   /** Checks that span several fields; answers a message naming the problem, or null. */
   readonly refine?: (params: Record<string, unknown>) => string | null;
+  /** Capability tokens a worker needs for these params (e.g. encoder:libwebp for WebP output). */
+  readonly requires?: (params: Record<string, unknown>) => string[];
 }
 
 export const KINDS = {
@@ -36,6 +38,7 @@ export const KINDS = {
     maxRunMs: 10 * 60_000,
     readsInput: true,
     refine: thumbnailParamsProblem,
+    requires: (params) => (params.format === 'webp' ? ['encoder:libwebp'] : []),
   },
   noop: {
     name: 'noop',

@@ -33,7 +33,7 @@ export const CLAIM_SQL = withJobLocks(
       SELECT c.id, c.worker_id FROM unnest($2::text[]) AS k(kind)
       CROSS JOIN LATERAL (
         SELECT id, priority, created_at, worker_id FROM tasks
-        WHERE status = 'pending' AND kind = k.kind AND run_after <= $3
+        WHERE status = 'pending' AND kind = k.kind AND run_after <= $3 AND (requires IS NULL OR requires <@ $6::text[])
         ORDER BY priority DESC, created_at, id
         LIMIT $5 FOR UPDATE SKIP LOCKED
       ) c
@@ -59,7 +59,7 @@ export async function claimTasks(ctx: Ctx, request: ClaimRequest): Promise<Claim
   return tx(ctx, async (c) => {
     const now = ctx.now();
     const lease = now + request.leaseMs;
-    const rows = await q<Claimed>(c, CLAIM_SQL, [request.workerId, kinds, now, lease, max]);
+    const rows = await q<Claimed>(c, CLAIM_SQL, [request.workerId, kinds, now, lease, max, request.capabilities ?? []]);
     if (rows.length === 0) {
       // Empty for an unknown worker or an empty queue; only then is it worth a second look.
       const [known] = await q<{ id: string }>(c, 'SELECT id FROM workers WHERE id = $1', [request.workerId]);

@@ -15,7 +15,7 @@ export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'm
 export const fenceArgs = (ref: AttemptRef): unknown[] => [ref.taskId, ref.attempt, ref.workerId];
 
 /** Why a fenced write was refused: the task is gone, or this attempt is no longer the held one. */
-async function refusal(c: Client | Ctx['pool'], ref: AttemptRef): Promise<VidfleetError> {
+export async function refusal(c: Client | Ctx['pool'], ref: AttemptRef): Promise<VidfleetError> {
   const [current] = await q<Pick<TaskRow, 'status' | 'attempt'>>(c, 'SELECT status, attempt FROM tasks WHERE id = $1', [ref.taskId]);
   if (!current) return new VidfleetError('TASK_NOT_FOUND', `Task ${ref.taskId} does not exist.`, { details: { taskId: ref.taskId } });
   return new VidfleetError(

@@ -5,11 +5,12 @@
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, TaskAcks, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import * as artifacts from './artifacts.js';
 import { cancelJob } from './cancel.js';
 import { claimTasks } from './claim.js';
 import { acknowledge } from './acks.js';
+import { appendTaskLogs, listTaskLogs } from './logs.js';
 import { completeTask, failTask } from './complete.js';
 import { createPool, type Ctx } from './connection.js';
 import { listEvents } from './events.js';
@@ -101,6 +102,14 @@ export class PostgresStore implements Store {
 
   async reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
     return reportProgress(this.ctx, ref, progress, resumeData);
+  }
+
+  async appendTaskLogs(ref: AttemptRef, lines: NewLogLine[]): Promise<void> {
+    await appendTaskLogs(this.ctx, ref, lines);
+  }
+
+  async listTaskLogs(jobId: string, options: { afterId?: number; taskId?: string; limit: number }): Promise<TaskLogLine[]> {
+    return listTaskLogs(this.ctx, jobId, options);
   }
 
   async acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]> {

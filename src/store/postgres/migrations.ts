@@ -125,6 +125,20 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX tasks_due;
   CREATE INDEX tasks_due ON tasks (run_after) INCLUDE (kind) WHERE status = 'pending';
   `,
+  // 3: task logs and task requirements (issue 4). See the SQLite migration 3 for what they hold.
+  `
+  CREATE TABLE task_logs (
+    id      bigserial PRIMARY KEY,
+    job_id  text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id text NOT NULL,
+    attempt integer NOT NULL,
+    ts      bigint NOT NULL,
+    line    text NOT NULL
+  );
+  CREATE INDEX task_logs_job ON task_logs (job_id, id);
+  CREATE INDEX task_logs_task ON task_logs (task_id, id);
+  ALTER TABLE tasks ADD COLUMN requires text[];
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -18,10 +18,16 @@ type Candidate = Pick<TaskRow, 'id' | 'priority' | 'created_at'>;
 /** How stale a worker's last-seen stamp may get before a claim rewrites it (far below workerOfflineMs). */
 const LIVENESS_STAMP_MS = 1_000;
 
-/** Exported so the SQLite tests can check its query plan. */
-export const CLAIM_CANDIDATES_SQL = `SELECT id, priority, created_at FROM tasks
-  WHERE status = 'pending' AND kind = ? AND run_after <= ?
-  ORDER BY priority DESC, created_at, id LIMIT ?`;
+/**
+ * Exported so the SQLite tests can check its query plan. INDEXED BY: reading `requires` makes
+ * tasks_claim no longer covering, and without statistics the planner then prefers tasks_due
+ * (kind, run_after) and sorts every pending task of the kind.
+ */
+export const CLAIM_CANDIDATES_SQL = `SELECT id, priority, created_at FROM tasks INDEXED BY tasks_claim
+  WHERE status = 'pending' AND kind = @kind AND run_after <= @now
+    AND (requires IS NULL OR NOT EXISTS (
+      SELECT 1 FROM json_each(tasks.requires) r WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
+  ORDER BY priority DESC, created_at, id LIMIT @max`;
 
 // run_deadline_at is fixed here for the whole attempt (NULL + n is NULL: old rows get none).
 const TAKE_SQL = `UPDATE tasks SET status = 'assigned', attempt = attempt + 1, worker_id = @workerId,
@@ -49,7 +55,10 @@ export function claimTasks(ctx: Ctx, request: ClaimRequest): ClaimedTask[] {
     if (worker.status !== 'online' || now - worker.last_heartbeat_at >= LIVENESS_STAMP_MS) {
       stmt(ctx, `UPDATE workers SET status = 'online', last_heartbeat_at = ? WHERE id = ?`).run(now, request.workerId);
     }
-    const candidates = kinds.flatMap((kind) => stmt(ctx, CLAIM_CANDIDATES_SQL).all(kind, now, max) as Candidate[]);
+    // A task whose requirements this worker lacks is passed over (requires is a residual filter
+    // on the index scan; tasks without requirements, the usual case, pass it at once).
+    const caps = JSON.stringify(request.capabilities ?? []);
+    const candidates = kinds.flatMap((kind) => stmt(ctx, CLAIM_CANDIDATES_SQL).all({ kind, now, max, caps }) as Candidate[]);
     const chosen = candidates.sort(handOutOrder).slice(0, max);
     const lease = now + request.leaseMs;
     const claimed: ClaimedTask[] = [];

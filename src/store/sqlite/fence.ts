@@ -17,7 +17,7 @@ export function fenceParams(ref: AttemptRef): { taskId: string; attempt: number;
 }
 
 /** Why a fenced write was refused: the task is gone, or this attempt is no longer the held one. */
-function refusal(ctx: Ctx, ref: AttemptRef): VidfleetError {
+export function refusal(ctx: Ctx, ref: AttemptRef): VidfleetError {
   const current = stmt(ctx, 'SELECT status, attempt, worker_id FROM tasks WHERE id = ?').get(ref.taskId) as
     | Pick<TaskRow, 'status' | 'attempt' | 'worker_id'>
     | undefined;

@@ -4,7 +4,7 @@
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, TaskAcks, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import { cancelJob } from './cancel.js';
 import * as artifacts from './artifacts.js';
 import { claimTasks } from './claim.js';
@@ -13,6 +13,7 @@ import { completeTask, failTask } from './complete.js';
 import { createCtx, openDatabase, type Ctx } from './connection.js';
 import { listEvents } from './events.js';
 import { GroupCommit } from './group-commit.js';
+import { appendTaskLogs, listTaskLogs } from './logs.js';
 import { assertAttempt, reportProgress } from './fence.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -93,6 +94,14 @@ export class SqliteStore implements Store {
 
   async reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
     return reportProgress(this.ctx, ref, progress, resumeData);
+  }
+
+  async appendTaskLogs(ref: AttemptRef, lines: NewLogLine[]): Promise<void> {
+    appendTaskLogs(this.ctx, ref, lines);
+  }
+
+  async listTaskLogs(jobId: string, options: { afterId?: number; taskId?: string; limit: number }): Promise<TaskLogLine[]> {
+    return listTaskLogs(this.ctx, jobId, options);
   }
 
   async acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]> {

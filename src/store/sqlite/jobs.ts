@@ -5,6 +5,7 @@ import {
   type IdempotencyKeyRow, type JobRow, type TaskRow,
 } from '../derive.js';
 import { newId } from '../ids.js';
+import { normalizeRequirements } from '../../protocol/capabilities.js';
 import type { Job } from '../../protocol/model.js';
 import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
@@ -14,11 +15,12 @@ function insertJob(ctx: Ctx, job: NewJob, now: number): string {
   const jobId = newId('job');
   stmt(ctx, `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`).run(jobId, job.kind, job.input, jsonText(job.params), job.priority, now, now);
-  const insertTask = stmt(ctx, `INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, max_run_ms, run_after, created_at)
-                                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)`);
+  const insertTask = stmt(ctx, `INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, max_run_ms, run_after, created_at, requires)
+                                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`);
   const taskIds = job.tasks.map((t) => {
     const taskId = newId('task');
-    insertTask.run(taskId, jobId, t.kind, t.input, jsonText(t.params), job.priority, t.maxAttempts, t.maxRunMs, now, now);
+    const requires = t.requires?.length ? JSON.stringify(normalizeRequirements(t.requires)) : null;
+    insertTask.run(taskId, jobId, t.kind, t.input, jsonText(t.params), job.priority, t.maxAttempts, t.maxRunMs, now, now, requires);
     return taskId;
   });
   appendEvent(ctx, jobId, null, 'job.created', { kind: job.kind, input: job.input, priority: job.priority, tasks: taskIds });

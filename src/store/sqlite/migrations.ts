@@ -113,6 +113,24 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
   CREATE INDEX idempotency_keys_job ON idempotency_keys (job_id);
   `,
+  // 3: task logs and task requirements (issue 4)
+  `
+  -- The worker's log of each task (ffmpeg's stderr, the kind's notes), appended in batches and
+  -- kept bounded per task; read by job, in id order.
+  CREATE TABLE task_logs (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id  TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    ts      INTEGER NOT NULL,
+    line    TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX task_logs_job ON task_logs (job_id, id);
+  CREATE INDEX task_logs_task ON task_logs (task_id, id);
+  -- What a worker must have to run the task (JSON array of capability tokens such as
+  -- "encoder:libwebp", "filter:zscale", "mount:media", "tag:gpu"); NULL: any worker of the kind.
+  ALTER TABLE tasks ADD COLUMN requires TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

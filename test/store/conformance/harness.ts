@@ -12,7 +12,7 @@ export interface MakeStoreOptions {
 }
 export type MakeStore = (options: MakeStoreOptions) => Promise<Store>;
 
-export type ConformanceTable = 'jobs' | 'tasks' | 'artifacts' | 'events' | 'idempotency_keys';
+export type ConformanceTable = 'jobs' | 'tasks' | 'artifacts' | 'events' | 'idempotency_keys' | 'task_logs';
 
 /**
  * Optional ways for a dialect to let the suite look past the Store interface. Tests that need a

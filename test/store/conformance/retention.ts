@@ -13,6 +13,7 @@ export function retentionTests(h: Harness): void {
       for (const name of ['a.jpg', 'b.jpg']) {
         await h.store.recordArtifact(ref(c, w), { name, key: `jobs/${completed.id}/a1/${name}`, size: 1, sha256: 's', contentType: 'image/jpeg' });
       }
+      await h.store.appendTaskLogs(ref(c, w), [{ ts: h.clock, line: 'ffmpeg …' }]);
       await h.store.completeTask(ref(c, w), null);
       const failed = await h.submit();
       await h.store.failTask(ref(await h.claimOne(w), w), errorBody('NOT_A_VIDEO'), { retryDelayMs: 0 });
@@ -22,6 +23,7 @@ export function retentionTests(h: Harness): void {
       const running = await h.submit();
       const r = await h.claimOne(w);
       await h.store.reportProgress(ref(r, w), 0.5);
+      await h.store.appendTaskLogs(ref(r, w), [{ ts: h.clock, line: 'still running' }]);
       const canceling = await h.submit();
       const k = await h.claimOne(w);
       await h.store.reportProgress(ref(k, w), 0.5);
@@ -131,6 +133,7 @@ export function retentionTests(h: Harness): void {
       expect(await count('tasks')).toBe(tasks);
       expect(await count('events')).toBe(events);
       expect(await count('artifacts')).toBe(0);
+      expect(await count('task_logs')).toBe(1); // the running job's line; the pruned job's went with it
       expect(await count('idempotency_keys')).toBe(1); // 'expiring' is past its TTL, 'pruned' went with its job
     });
   });

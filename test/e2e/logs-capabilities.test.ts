@@ -1,0 +1,106 @@
+// Task logs over real HTTP (shipped by the worker, read and followed by a client, the tail kept
+// across a coordinator restart) and capability matching (a task goes only to a worker that has
+// what it requires; a job nobody can run says so).
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { VidfleetClient } from '../../src/client/api-client.js';
+import { startCoordinator } from '../../src/coordinator/server.js';
+import { fileUri, type Job } from '../../src/protocol/index.js';
+import { LogShipper } from '../../src/worker/log-shipper.js';
+import { makeClip } from '../helpers/clips.js';
+import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
+
+let fleet: TestFleet | undefined;
+afterEach(async () => {
+  await fleet?.stop();
+  fleet = undefined;
+});
+
+async function finished(f: TestFleet, id: string): Promise<Job> {
+  for (;;) {
+    const job = await f.client.getJob(id, 10);
+    if (['completed', 'failed', 'canceled'].includes(job.status)) return job;
+  }
+}
+
+describe('task logs', () => {
+  it('a thumbnail job logs its ffmpeg command; clients page through the lines and follow new ones', async () => {
+    fleet = await startTestFleet({ workers: 1 });
+    const clip = await makeClip({ duration: 2 });
+    const job = await fleet.client.submitJob({ kind: 'thumbnail', input: fileUri(clip), params: { time: 1 } });
+    // Follow mode answers as soon as lines exist (or the job ends).
+    const first = await fleet.client.jobLogs(job.id, { wait: 30 });
+    expect(first.lines.length).toBeGreaterThan(0);
+    expect((await finished(fleet, job.id)).status).toBe('completed');
+    const all = await fleet.client.jobLogs(job.id);
+    const text = all.lines.map((l) => l.line).join('\n');
+    expect(text).toMatch(/^ffmpeg -hide_banner .* -ss 1\.000000 -i /m);
+    expect(all.lines.every((l) => l.taskId === job.tasks?.[0]?.id && l.attempt === 1)).toBe(true);
+    expect(all.next).toBe(all.lines.at(-1)!.id);
+    const rest = await fleet.client.jobLogs(job.id, { after: all.lines[0]!.id });
+    expect(rest.lines.map((l) => l.id)).toEqual(all.lines.slice(1).map((l) => l.id));
+    // Nothing more will come for a finished job: follow answers at once, empty.
+    expect((await fleet.client.jobLogs(job.id, { after: all.next, wait: 30 })).lines).toEqual([]);
+    await expect(fleet.client.jobLogs('job_nope')).rejects.toMatchObject({ code: 'JOB_NOT_FOUND', status: 404 });
+  });
+
+  it('keeps the log tail while the coordinator is away and delivers it when it is back', async () => {
+    fleet = await startTestFleet();
+    const { coordinator } = fleet;
+    const port = Number(new URL(coordinator.url).port);
+    const client = new VidfleetClient(coordinator.url);
+    const { workerId } = await client.registerWorker({ name: 'by-hand', hostname: 'test', capabilities: { kinds: ['noop'], concurrency: 1, ffmpegVersion: 't', encoders: [], hwaccels: [] } });
+    const job = await client.submitJob({ kind: 'noop', input: 'none', params: {} });
+    const [task] = (await client.claim(workerId, 1, 0)).tasks;
+    const shipper = new LogShipper({ send: (lines) => client.appendTaskLogs(workerId, task!.taskId, { attempt: task!.attempt, lines }), intervalMs: 50, log: () => {} });
+    shipper.push('before the outage');
+    await shipper.close(0);
+
+    await coordinator.close();
+    const during = new LogShipper({ send: (lines) => client.appendTaskLogs(workerId, task!.taskId, { attempt: task!.attempt, lines }), intervalMs: 50, log: () => {} });
+    for (let i = 0; i < 5; i++) during.push(`during ${i}`);
+    expect(await during.flush()).toBe(false); // unreachable: kept
+    const closing = during.close(30_000);
+    const back = await startCoordinator({ port, dataDir: join(fleet.dir, 'data'), logLevel: 'silent' });
+    try {
+      await closing;
+      const lines = (await client.jobLogs(job.id)).lines.map((l) => l.line);
+      expect(lines).toEqual(['before the outage', 'during 0', 'during 1', 'during 2', 'during 3', 'during 4']);
+    } finally {
+      client.close();
+      await back.close();
+    }
+  });
+});
+
+describe('capability matching', () => {
+  it('a job that requires a tag waits, saying why, until a worker with the tag comes; only that worker runs it', async () => {
+    fleet = await startTestFleet();
+    const plain = await fleet.addWorker({ kinds: ['noop'] });
+    const job = await fleet.client.submitJob({ kind: 'noop', input: 'none', params: {}, requires: ['tag:gpu'] });
+    expect(job.tasks?.[0]?.requires).toEqual(['tag:gpu']);
+    expect(job.waitingFor).toMatch(/needs tag:gpu; none of the 1 online noop worker\(s\) has all of them \(the closest lacks tag:gpu\)/);
+    // An ordinary job still runs on the plain worker meanwhile.
+    const other = await fleet.client.submitJob({ kind: 'noop', input: 'none', params: {} });
+    expect((await finished(fleet, other.id)).tasks?.[0]?.workerId).toBe(plain.id);
+    expect((await fleet.client.getJob(job.id)).status).toBe('pending');
+
+    const gpu = await fleet.addWorker({ kinds: ['noop'], tags: ['gpu'] });
+    const done = await finished(fleet, job.id);
+    expect(done.status).toBe('completed');
+    expect(done.tasks?.[0]?.workerId).toBe(gpu.id);
+    expect(done.waitingFor).toBeUndefined();
+  });
+
+  it('derives requirements from params (WebP needs libwebp) and refuses malformed ones with 400', async () => {
+    fleet = await startTestFleet({ workers: 1 });
+    const clip = await makeClip({ duration: 1 });
+    const webp = await fleet.client.submitJob({ kind: 'thumbnail', input: fileUri(clip), params: { time: 0.5, format: 'webp' } });
+    expect(webp.tasks?.[0]?.requires).toEqual(['encoder:libwebp']);
+    expect((await finished(fleet, webp.id)).status).toBe('completed'); // Debian's ffmpeg has libwebp
+    await expect(fleet.client.submitJob({ kind: 'noop', input: 'none', requires: ['gpu'] })).rejects.toMatchObject({ status: 400 });
+    // An encoder this machine's ffmpeg does not have.
+    const nobody = await fleet.client.submitJob({ kind: 'noop', input: 'none', requires: ['encoder:h264_nvenc_test_absent'] });
+    expect((await fleet.client.getJob(nobody.id)).waitingFor).toMatch(/encoder:h264_nvenc_test_absent/);
+  });
+});
