@@ -210,10 +210,23 @@ export type FailOutcome = 'pending' | 'failed' | 'canceled';
  * task whose job has already failed (a sibling failed for good while this one was held): its
  * job can never complete, so another attempt would only waste a worker.
  */
-export function afterFailure(task: { status: TaskStatus; attempt: number; maxAttempts: number; jobStatus?: JobStatus }, retryable: boolean): FailOutcome {
+export function afterFailure(
+  task: { status: TaskStatus; attempt: number; maxAttempts: number; jobStatus?: JobStatus },
+  retryable: boolean,
+  handedBack = false,
+): FailOutcome {
   if (task.status === 'canceling') return 'canceled';
   if (task.jobStatus === 'failed') return 'failed';
-  return retryable && task.attempt < task.maxAttempts ? 'pending' : 'failed';
+  return handedBack || (retryable && task.attempt < task.maxAttempts) ? 'pending' : 'failed';
+}
+
+/**
+ * A draining worker handing a task back did not fail it: that attempt does not count against
+ * max_attempts (the task's budget grows by one), so a hand-back on the last attempt is retried,
+ * not failed.
+ */
+export function isHandBack(error: ErrorBody): boolean {
+  return error.code === 'WORKER_SHUTDOWN';
 }
 
 /** What an expired lease turns a held task into: the worker is presumed gone. */

@@ -1,7 +1,7 @@
 // The two ways a held attempt ends by the worker's own report: completed, or failed (which may
 // put the task back in line for another attempt, or confirm a cancel).
 import type { ErrorBody } from '../../protocol/errors.js';
-import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
+import { afterFailure, isHandBack, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, tx, type Client, type Ctx } from './connection.js';
@@ -33,7 +33,8 @@ export async function completeHeld(c: Client, now: number, ref: AttemptRef, resu
   await finishJobs(c, now, jobs, [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
 }
 
-const RETRY_SQL = `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json
+const RETRY_SQL = `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json,
+    max_attempts = max_attempts + $7
   WHERE ${FENCE_SQL} RETURNING job_id`;
 const END_SQL = `UPDATE tasks SET status = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json, finished_at = $7
   WHERE ${FENCE_SQL} RETURNING job_id`;
@@ -49,7 +50,8 @@ export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, opti
     const { task, jobs } = await requireHeld(c, ref);
     const now = ctx.now();
     const jobStatus = jobs.get(task.job_id)?.status;
-    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus }, error.retryable);
+    const handedBack = isHandBack(error);
+    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus }, error.retryable, handedBack);
     // A failure that reports no resume data keeps what an earlier attempt left: losing it would
     // make the next attempt redo work that is already stored.
     const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
@@ -58,8 +60,8 @@ export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, opti
     const events: NewEvent[] = [];
     if (outcome === 'pending') {
       const runAfter = retryRunAfter(now, options.retryDelayMs);
-      await fenced(c, RETRY_SQL, ref, [runAfter, errorText, resumeData]);
-      events.push({ ...base, type: 'task.retrying', data: { attempt: task.attempt, error, runAfter } });
+      await fenced(c, RETRY_SQL, ref, [runAfter, errorText, resumeData, handedBack ? 1 : 0]);
+      events.push({ ...base, type: 'task.retrying', data: { attempt: task.attempt, error, runAfter, ...(handedBack && { handedBack: true }) } });
     } else {
       await fenced(c, END_SQL, ref, [outcome, outcome === 'failed' ? errorText : null, resumeData, now]);
       if (outcome === 'failed') {

@@ -1,7 +1,7 @@
 // The two ways a held attempt ends by the worker's own report: completed, or failed (which may
 // put the task back in line for another attempt).
 import type { ErrorBody } from '../../protocol/errors.js';
-import { afterFailure, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
+import { afterFailure, isHandBack, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
 import type { AttemptRef } from '../store.js';
 import { FENCE_SQL, immediate, type Ctx } from './connection.js';
@@ -46,7 +46,8 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
   return immediate(ctx, () => {
     const task = requireHeld(ctx, ref);
     const now = ctx.now();
-    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus: task.job_status }, error.retryable);
+    const handedBack = isHandBack(error);
+    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus: task.job_status }, error.retryable, handedBack);
     // A failure that reports no resume data keeps what an earlier attempt left: losing it would
     // make the next attempt redo work that is already stored.
     const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
@@ -56,12 +57,12 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
       fencedUpdate(
         ctx,
         `UPDATE tasks SET status = 'pending', run_after = @runAfter, lease_expires_at = NULL, run_deadline_at = NULL, error = @error,
-           resume_data = @resumeData
+           resume_data = @resumeData, max_attempts = max_attempts + @bump
          WHERE ${FENCE_SQL}`,
         ref,
-        { runAfter, error: errorText, resumeData },
+        { runAfter, error: errorText, resumeData, bump: handedBack ? 1 : 0 },
       );
-      appendEvent(ctx, task.job_id, task.id, 'task.retrying', { attempt: task.attempt, error, runAfter });
+      appendEvent(ctx, task.job_id, task.id, 'task.retrying', { attempt: task.attempt, error, runAfter, ...(handedBack && { handedBack: true }) });
     } else {
       fencedUpdate(
         ctx,

@@ -87,6 +87,18 @@ export function lifecycleTests(h: Harness): void {
       expect(await h.claim(w, 1)).toEqual([]);
     });
 
+    it('a task handed back by a draining worker does not spend an attempt, even its last', async () => {
+      const job = await h.submit({ maxAttempts: 1 });
+      const w = await h.worker();
+      const first = await h.claimOne(w);
+      expect(await h.store.failTask(ref(first, w), errorBody('WORKER_SHUTDOWN'), { retryDelayMs: 0 })).toBe('pending');
+      expect(await h.task(job.id)).toMatchObject({ status: 'pending', attempt: 1, maxAttempts: 2 });
+      const events = await h.store.listEvents(job.id);
+      expect(events.at(-1)).toMatchObject({ type: 'task.retrying', data: { handedBack: true } });
+      // The budget for real failures is unchanged: this one is final.
+      expect(await h.store.failTask(ref(await h.claimOne(w), w), errorBody('FFMPEG_FAILED'), { retryDelayMs: 0 })).toBe('failed');
+    });
+
     it('a permanent failure fails the job at once and cancels its waiting tasks', async () => {
       const job = await h.submit({ tasks: 4 });
       const w = await h.worker();
