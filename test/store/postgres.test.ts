@@ -93,7 +93,7 @@ describe.skipIf(!schemas)(schemas ? 'PostgreSQL store' : `PostgreSQL store — S
       const s = await open();
       await bulkTasks(pgs, s.schema, 50_000, ['noop'], { analyze: false });
       const w = (await s.registerWorker({ name: 'w', hostname: 'h', capabilities: CAPS })).id;
-      const [row] = await pgs.sql<{ 'QUERY PLAN': string }>(s.schema, `EXPLAIN (FORMAT TEXT) ${CLAIM_SQL}`, [w, ['noop'], Date.now(), Date.now() + 1000, 1]).then((r) => [r.map((x) => x['QUERY PLAN']).join('\n')]);
+      const [row] = await pgs.sql<{ 'QUERY PLAN': string }>(s.schema, `EXPLAIN (FORMAT TEXT) ${CLAIM_SQL}`, [w, ['noop'], Date.now(), Date.now() + 1000, 1, []]).then((r) => [r.map((x) => x['QUERY PLAN']).join('\n')]);
       expect(row).toMatch(/Index Scan using tasks_claim on tasks/);
       expect(row).not.toMatch(/tasks_due/);
     });
@@ -105,7 +105,7 @@ describe.skipIf(!schemas)(schemas ? 'PostgreSQL store' : `PostgreSQL store — S
       const w = (await s.registerWorker({ name: 'w', hostname: 'h', capabilities: CAPS })).id;
       const plan = async (sql: string, values: unknown[]) =>
         (await pgs.sql<{ 'QUERY PLAN': string }>(s.schema, `EXPLAIN ${sql}`, values)).map((r) => r['QUERY PLAN']).join('\n');
-      const claim = await plan(CLAIM_SQL, [w, ['noop', 'probe'], Date.now(), Date.now() + 1000, 10]);
+      const claim = await plan(CLAIM_SQL, [w, ['noop', 'probe'], Date.now(), Date.now() + 1000, 10, []]);
       expect(claim).toMatch(/Index Scan using tasks_claim on tasks/);
       expect(claim).not.toMatch(/Seq Scan on tasks/);
       // Held attempts are few (workers × concurrency), and both partial indexes hold only them, so
