@@ -38,6 +38,10 @@ export interface RunOptions {
   killGraceMs?: number;
   /** Streams stdout to this callback instead of collecting it. */
   onStdout?: (text: string) => void;
+  /** Streams stdout as raw bytes (for binary output such as rawvideo); takes precedence over onStdout. */
+  onStdoutBytes?: (chunk: Buffer) => void;
+  /** Sees stderr as it arrives (it is still kept, head and tail, in the result). */
+  onStderr?: (text: string) => void;
   /** Cap on collected stdout (bytes); the child is killed past it. Default 64 MiB. */
   maxStdoutBytes?: number;
   /** Bytes of stderr kept from the start and from the end. Default 4 KiB / 32 KiB. */
@@ -149,6 +153,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     });
 
     child.stdout.on('data', (chunk: Buffer) => {
+      if (options.onStdoutBytes) return options.onStdoutBytes(chunk);
       const text = outDecoder.write(chunk);
       if (onStdout) {
         if (text) onStdout(text);
@@ -158,7 +163,11 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       if (stdoutBytes > maxStdoutBytes) return stop('overflow');
       stdoutParts.push(text);
     });
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(errDecoder.write(chunk)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = errDecoder.write(chunk);
+      stderr.push(text);
+      if (text) options.onStderr?.(text);
+    });
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
@@ -184,7 +193,9 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       const tailOut = outDecoder.end();
       if (tailOut && onStdout) onStdout(tailOut);
       else if (tailOut) stdoutParts.push(tailOut);
-      stderr.push(errDecoder.end());
+      const tailErr = errDecoder.end();
+      stderr.push(tailErr);
+      if (tailErr) options.onStderr?.(tailErr);
       const log = stderr.toString();
       switch (stopReason?.kind) {
         case 'abort':
