@@ -3,6 +3,7 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { TObject } from '@sinclair/typebox';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { KIND_NAMES, VidfleetError, isKindName, kindSpec, type KindName } from '../protocol/index.js';
 
 const checkers = new Map<KindName, TypeCheck<TObject>>();
@@ -23,6 +24,21 @@ export function validateKind(kind: string): KindName {
   return kind;
 }
 
+/**
+ * "Expected union value" names no problem. Of the alternatives' own errors, the one reaching
+ * deepest into the value is the alternative the caller meant: for {samples: 0} given to
+ * `true | {samples, bins}` that is "samples must be >= 1", not "expected boolean".
+ */
+function mostSpecific(error: ValueError): ValueError {
+  if (error.type !== ValueErrorType.Union) return error;
+  let best: ValueError | undefined;
+  for (const alternative of error.errors) {
+    const first = alternative.First();
+    if (first && (!best || first.path.length > best.path.length)) best = first;
+  }
+  return best && best.path.length > error.path.length ? mostSpecific(best) : error;
+}
+
 /** Returns the params with schema defaults applied, or throws INVALID_PARAMS naming the field. */
 export function validateParams(kind: KindName, params: unknown): Record<string, unknown> {
   const value = params === undefined ? {} : params;
@@ -31,14 +47,18 @@ export function validateParams(kind: KindName, params: unknown): Record<string, 
   }
   const checker = checkerFor(kind);
   const withDefaults = Value.Default(kindSpec(kind).params, structuredClone(value)) as Record<string, unknown>;
-  const first = checker.Errors(withDefaults).First();
-  if (first) {
+  const error = checker.Errors(withDefaults).First();
+  if (error) {
+    const first = mostSpecific(error);
     const field = first.path.replace(/^\//, '').replace(/\//g, '.') || '(params)';
     const shown = first.value === undefined ? '' : ` (got ${JSON.stringify(first.value)})`;
-    const allowed = Object.keys(kindSpec(kind).params.properties);
+    // An unknown name inside a nested object is checked against that object's names.
+    const properties = (first.schema as { properties?: Record<string, unknown> }).properties ?? kindSpec(kind).params.properties;
+    const allowed = Object.keys(properties);
+    const described = typeof first.schema.description === 'string' ? ` ${first.schema.description}` : '';
     const message = first.message === 'Unexpected property'
       ? `Unknown parameter "${field}" for ${kind}. Allowed: ${allowed.join(', ') || 'none'}.`
-      : `Invalid parameter "${field}" for ${kind}: ${first.message}${shown}.`;
+      : `Invalid parameter "${field}" for ${kind}: ${first.message}${shown}.${described}`;
     throw new VidfleetError('INVALID_PARAMS', message, { details: { field, allowed } });
   }
   const problem = kindSpec(kind).refine?.(withDefaults);

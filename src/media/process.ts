@@ -38,6 +38,10 @@ export interface RunOptions {
   killGraceMs?: number;
   /** Streams stdout to this callback instead of collecting it. */
   onStdout?: (text: string) => void;
+  /** Streams stdout as raw bytes (for binary output such as rawvideo); takes precedence over onStdout. */
+  onStdoutBytes?: (chunk: Buffer) => void;
+  /** Sees stderr as it arrives (it is still kept, head and tail, in the result). */
+  onStderr?: (text: string) => void;
   /** Cap on collected stdout (bytes); the child is killed past it. Default 64 MiB. */
   maxStdoutBytes?: number;
   /** Bytes of stderr kept from the start and from the end. Default 4 KiB / 32 KiB. */
@@ -155,6 +159,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     });
 
     child.stdout.on('data', (chunk: Buffer) => {
+      if (options.onStdoutBytes) return options.onStdoutBytes(chunk);
       const text = outDecoder.write(chunk);
       if (onStdout) {
         if (text) onStdout(text);
@@ -174,6 +179,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
     child.stderr.on('data', (chunk: Buffer) => {
       const text = errDecoder.write(chunk);
       stderr.push(text);
+      if (text) options.onStderr?.(text);
       emitLines(text, false);
     });
 
@@ -203,6 +209,7 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       else if (tailOut) stdoutParts.push(tailOut);
       const errTail = errDecoder.end();
       stderr.push(errTail);
+      if (errTail) options.onStderr?.(errTail);
       emitLines(errTail, true);
       const log = stderr.toString();
       switch (stopReason?.kind) {

@@ -1,9 +1,10 @@
 // The real-world corpus through the whole system (HTTP, SQLite, worker, ffmpeg): every decodable
 // file probes and thumbnails; rotated phone clips give portrait thumbnails; the broken files
-// end failed with a clear message instead of crashing anything or hanging in running.
+// end failed with a clear message instead of crashing anything or hanging in running, except
+// that a probe's health check reports a damaged file that opens instead of failing.
 import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileUri, type Job, type ProbeReport, type ThumbnailResult } from '../../src/protocol/index.js';
+import { fileUri, type Job, type ProbeReport, type ProbeResult, type ThumbnailResult } from '../../src/protocol/index.js';
 import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
 import { HAVE_REAL_MEDIA, realMediaFiles } from '../helpers/shared-media.js';
 
@@ -51,6 +52,25 @@ describe.skipIf(!HAVE_REAL_MEDIA)('real-world corpus end to end', () => {
     expect(['NOT_A_VIDEO', 'INPUT_CORRUPT']).toContain(thumb.error?.code);
     expect(thumb.error?.message).toContain(path);
     expect(thumb.tasks?.[0]?.attempt).toBe(1); // permanent: not retried
+  });
+
+  it('probe extras end to end: a damaged file that opens is a health result; one that does not fails as usual', async () => {
+    const byPrefix = (prefix: string) => good.concat(bad).find((f) => basename(f).startsWith(prefix))!;
+    const [long, cut, stub] = await Promise.all([
+      run('probe', byPrefix('25_'), { keyframes: true, timing: true, histogram: { samples: 4 }, health: true }),
+      run('probe', byPrefix('bad_02'), { health: true }),
+      run('probe', byPrefix('bad_01'), { health: true }),
+    ]);
+    expect(long.status, JSON.stringify(long.error)).toBe('completed');
+    const report = long.result as ProbeResult;
+    expect(report.keyframes).toMatchObject({ count: 140, fixedInterval: true });
+    expect(report.timing).toMatchObject({ vfr: false, frames: 1394 });
+    expect(report.histogram?.frames).toBe(4);
+    expect(report.health).toMatchObject({ healthy: true, errorCount: 0 });
+    expect(cut.status).toBe('completed');
+    expect((cut.result as ProbeResult).health?.healthy).toBe(false);
+    expect(stub.status).toBe('failed');
+    expect(stub.error?.code).toBe('INPUT_CORRUPT');
   });
 
   it('bad_04 (frames stamped 1-2 ms apart) still probes and thumbnails', async () => {

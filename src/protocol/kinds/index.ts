@@ -24,10 +24,13 @@ export interface KindSpec {
 export const KINDS = {
   probe: {
     name: 'probe',
-    description: 'Container, duration, bit rate and every stream (codec, size, aspect, frame rate, rotation, colour/HDR, audio layout).',
+    description:
+      'Container, duration, bit rate and every stream (codec, size, aspect, frame rate, rotation, colour/HDR, audio layout); opt-in: colour histogram, keyframe intervals, frame timing/VFR, and a full-decode health check.',
     params: ProbeParamsSchema,
     maxAttempts: 3,
-    maxRunMs: 10 * 60_000,
+    // A health check decodes the whole file (a feature film takes minutes); the plain probe's
+    // ffprobe has its own 2-minute limit, so this does not let a stuck probe linger.
+    maxRunMs: 2 * 3_600_000,
     readsInput: true,
   },
   thumbnail: {
