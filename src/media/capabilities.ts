@@ -65,3 +65,48 @@ export function detectCapabilities(): Promise<MediaCapabilities> {
 export async function hasEncoder(name: string): Promise<boolean> {
   return (await detectCapabilities()).encoders.includes(name);
 }
+
+export interface FormatCatalog {
+  /** Every demuxer name (aliases split: "mov,mp4,…" gives each). */
+  demuxers: string[];
+  /** libavdevice input/output device names. */
+  devices: string[];
+  filters: string[];
+}
+
+/** `ffmpeg -demuxers` / `-devices` lines look like " D  mov,mp4,m4a   QuickTime / MOV" after a "--" rule. */
+export function parseFormatList(output: string): string[] {
+  const lines = output.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^\s*-{2,}\s*$/.test(l));
+  const names: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const m = /^\s[D ][E ]\s?\s(\S+)/.exec(line);
+    if (m?.[1]) names.push(...m[1].split(','));
+  }
+  return names;
+}
+
+/** `ffmpeg -filters` lines look like " TSC hqdn3d   V->V   Apply a High Quality 3D Denoiser." */
+export function parseFilterList(output: string): string[] {
+  return [...output.matchAll(/^\s[.A-Z|]{3}\s+(\S+)\s+\S*->\S*/gm)].map((m) => m[1]!);
+}
+
+const catalogs = new Map<string, Promise<FormatCatalog>>();
+
+export function detectFormats(): Promise<FormatCatalog> {
+  const bin = ffmpegBinary();
+  let pending = catalogs.get(bin);
+  if (!pending) {
+    pending = (async () => {
+      const [demuxers, devices, filters] = await Promise.all([ask(['-demuxers']), ask(['-devices']), ask(['-filters'])]);
+      return { demuxers: parseFormatList(demuxers), devices: parseFormatList(devices), filters: parseFilterList(filters) };
+    })();
+    pending.catch(() => catalogs.delete(bin));
+    catalogs.set(bin, pending);
+  }
+  return pending;
+}
+
+export async function hasFilter(name: string): Promise<boolean> {
+  return (await detectFormats()).filters.includes(name);
+}

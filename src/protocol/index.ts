@@ -4,3 +4,5 @@ export * from './model.js';
 export * from './api.js';
 export * from './inputs.js';
 export * from './kinds/index.js';
+export * from './ffmpeg-args.js';
+export * from './ffmpeg-graph.js';

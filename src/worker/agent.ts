@@ -151,7 +151,7 @@ export class WorkerAgent {
 
   private run(task: Parameters<typeof startAttempt>[1]): void {
     const attempt = startAttempt(
-      { client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, log: this.log },
+      { client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, log: this.log, mounts: this.config.mounts, allowProtocols: this.config.allowProtocols },
       task,
     );
     this.active.set(task.taskId, attempt);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { VidfleetClient } from '../client/api-client.js';
 import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '../media/kinds/kind.js';
-import { KINDS, VidfleetError, isKindName, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
+import { VidfleetError, isKindName, kindReadsInput, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
 import { resolveInput } from '../sources/resolve.js';
 import { retryWhileUnreachable } from './retry.js';
 
@@ -32,6 +32,9 @@ export interface RunnerEnv {
   leaseMs: number;
   runners: ReadonlyMap<string, KindRunner>;
   log(message: string, fields?: Record<string, unknown>): void;
+  /** Passed to raw ffmpeg tasks (see WorkerConfig). */
+  mounts?: TaskContext['mounts'];
+  allowProtocols?: TaskContext['allowProtocols'];
 }
 
 export function stopAttempt(attempt: RunningAttempt, reason: StopReason): void {
@@ -100,7 +103,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
     const [started, madeDir, resolved] = await Promise.allSettled([
       client.progress(workerId, task.taskId, { attempt: task.attempt, progress: 0 }),
       mkdir(env.workDir, { recursive: true }).then(() => mkdtemp(join(env.workDir, `${task.taskId}-a${task.attempt}-`))),
-      isKindName(task.kind) && !KINDS[task.kind].readsInput ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
+      isKindName(task.kind) && !kindReadsInput(task.kind, task.params) ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
     ]);
     if (madeDir.status === 'fulfilled') workDir = madeDir.value; // so `finally` removes it
     if (started.status === 'rejected') throw started.reason;
@@ -133,6 +136,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt): Promise<void
         await upload;
       },
       log: (line) => env.log(line, { taskId: task.taskId }),
+      mounts: env.mounts,
+      allowProtocols: env.allowProtocols,
     };
     const result = await runner.run(ctx);
     await Promise.all(uploads);
