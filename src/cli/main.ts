@@ -16,8 +16,11 @@ Usage:
   vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--db postgres://…] [--lease-ms N]
                      [--max-upload BYTES] [--retention-days 7]
   vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail] [--tag gpu]… [--drain-timeout 300]
+                  [--mount NAME=/dir[:rw]]… [--allow-protocol http,https]
+                                   mounts are the $NAME/… paths of ffmpeg jobs (read-only unless :rw)
   vidfleet submit <kind> <input> [--param key=value]… [--require tag:gpu]… [--priority N] [--idempotency-key K] [--wait] [--json]
-                                   input: a local file (uploaded), store://key, file:///path, http(s)://url
+                                   input: a local file (uploaded), store://key, file:///path, http(s)://url,
+                                   or - for none (noop, ffmpeg jobs that do not read $input)
   vidfleet status <job> [--json]
   vidfleet jobs [--status S] [--kind K] [--limit N] [--json]
   vidfleet watch <job> [--json]    progress bar until the job ends; exit 0 on success, 1 on failure

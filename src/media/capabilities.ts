@@ -78,6 +78,42 @@ export async function hasEncoder(name: string): Promise<boolean> {
   return (await detectCapabilities()).encoders.includes(name);
 }
 
+export interface FormatCatalog {
+  /** Every demuxer name (aliases split: "mov,mp4,…" gives each). */
+  demuxers: string[];
+  /** libavdevice input/output device names. */
+  devices: string[];
+  filters: string[];
+}
+
+/** `ffmpeg -demuxers` / `-devices` lines look like " D  mov,mp4,m4a   QuickTime / MOV" after a "--" rule. */
+export function parseFormatList(output: string): string[] {
+  const lines = output.split(/\r?\n/);
+  const start = lines.findIndex((l) => /^\s*-{2,}\s*$/.test(l));
+  const names: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const m = /^\s[D ][E ]\s?\s(\S+)/.exec(line);
+    if (m?.[1]) names.push(...m[1].split(','));
+  }
+  return names;
+}
+
+const catalogs = new Map<string, Promise<FormatCatalog>>();
+
+export function detectFormats(): Promise<FormatCatalog> {
+  const bin = ffmpegBinary();
+  let pending = catalogs.get(bin);
+  if (!pending) {
+    pending = (async () => {
+      const [demuxers, devices, filters] = await Promise.all([ask(['-demuxers']), ask(['-devices']), ask(['-filters'])]);
+      return { demuxers: parseFormatList(demuxers), devices: parseFormatList(devices), filters: parseFilters(filters) };
+    })();
+    pending.catch(() => catalogs.delete(bin));
+    catalogs.set(bin, pending);
+  }
+  return pending;
+}
+
 export async function hasFilter(name: string): Promise<boolean> {
   return (await detectCapabilities()).filters.includes(name);
 }

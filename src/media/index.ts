@@ -1,6 +1,8 @@
 // The media layer: ffmpeg/ffprobe runners and the job kinds a worker can run.
 import type { KindName } from '../protocol/index.js';
 import type { KindRunner } from './kinds/kind.js';
+import { enhanceRunner } from './kinds/enhance.js';
+import { ffmpegRunner } from './kinds/ffmpeg.js';
 import { noopRunner } from './kinds/noop.js';
 import { probeRunner } from './kinds/probe.js';
 import { thumbnailRunner } from './kinds/thumbnail.js';
@@ -9,13 +11,20 @@ import { thumbnailRunner } from './kinds/thumbnail.js';
 export const KIND_RUNNERS = {
   probe: probeRunner,
   thumbnail: thumbnailRunner,
+  enhance: enhanceRunner,
+  ffmpeg: ffmpegRunner,
   noop: noopRunner,
 } as const satisfies Partial<Record<KindName, KindRunner>>;
 
 export type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from './kinds/kind.js';
 export { probeRunner } from './kinds/probe.js';
 export { thumbnailRunner, jpegQscale, scaleFilter } from './kinds/thumbnail.js';
+export { ffmpegRunner, parseFfmpegTime } from './kinds/ffmpeg.js';
+export { enhanceRunner } from './kinds/enhance.js';
+export * from './enhance-plan.js';
 export * from './capabilities.js';
+export * from './content-types.js';
+export * from './logical-paths.js';
 export * from './errors.js';
 export * from './health.js';
 export * from './histogram.js';

@@ -5,3 +5,5 @@ export * from './api.js';
 export * from './inputs.js';
 export * from './capabilities.js';
 export * from './kinds/index.js';
+export * from './ffmpeg-args.js';
+export * from './ffmpeg-graph.js';

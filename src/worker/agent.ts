@@ -104,6 +104,7 @@ export class WorkerAgent {
       encoders: detected.encoders,
       hwaccels: detected.hwaccels,
       filters: detected.filters,
+      ...(this.config.mounts.size > 0 && { mounts: [...this.config.mounts.keys()] }),
       ...(this.config.tags.length > 0 && { tags: this.config.tags }),
     };
   }
@@ -168,7 +169,10 @@ export class WorkerAgent {
 
   private run(task: Parameters<typeof startAttempt>[1]): void {
     const attempt = startAttempt(
-      { client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, outbox: this.outbox, log: this.log },
+      {
+        client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, outbox: this.outbox, log: this.log,
+        mounts: this.config.mounts, allowProtocols: this.config.allowProtocols,
+      },
       task,
     );
     this.active.set(task.taskId, attempt);

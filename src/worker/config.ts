@@ -1,6 +1,9 @@
 // Worker settings, parsed once.
+import { realpathSync, statSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+import type { MountPoint } from '../media/logical-paths.js';
+import { ALLOWABLE_PROTOCOLS, INPUT_VARIABLE, OUT_VARIABLE, VARIABLE_NAME } from '../protocol/index.js';
 
 export interface WorkerConfig {
   coordinatorUrl: string;
@@ -15,6 +18,52 @@ export interface WorkerConfig {
   claimWaitSeconds: number;
   /** Labels jobs may require as tag:NAME (gpu, fast-disk, site-b). */
   tags: string[];
+  /** Logical path variables of raw ffmpeg commands: "media" → /srv/media ($media/…). */
+  mounts: ReadonlyMap<string, MountPoint>;
+  /** Network protocols raw ffmpeg commands may use (http, https, …); none by default. */
+  allowProtocols: string[];
+}
+
+/** "a,b, c" → ["a", "b", "c"]; unset → []. */
+function listOf(text: string | undefined): string[] {
+  return (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/**
+ * `--mount media=/srv/media` (read-only for jobs) or `exports=/srv/exports:rw` (jobs may write).
+ * The directory must exist; its realpath is kept, so a symlinked mount point is fine.
+ */
+export function parseMounts(specs: readonly string[]): Map<string, MountPoint> {
+  const mounts = new Map<string, MountPoint>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const name = spec.slice(0, eq);
+    let path = spec.slice(eq + 1);
+    const mode = /:(ro|rw)$/.exec(path)?.[1];
+    if (mode) path = path.slice(0, -3);
+    if (eq <= 0 || !VARIABLE_NAME.test(name)) throw new Error(`--mount expects name=/absolute/dir[:ro|:rw] with a lower-case name, got "${spec}"`);
+    if (name === OUT_VARIABLE || name === INPUT_VARIABLE) throw new Error(`--mount ${name}=…: $${name} is reserved for ${name === OUT_VARIABLE ? "the attempt's output directory" : 'the job input'}; pick another name`);
+    if (mounts.has(name)) throw new Error(`--mount ${name} is given twice`);
+    if (!isAbsolute(path)) throw new Error(`--mount ${name}=${path}: the directory must be an absolute path`);
+    let real: string;
+    try {
+      real = realpathSync(path);
+      if (!statSync(real).isDirectory()) throw new Error('not a directory');
+    } catch (err) {
+      throw new Error(`--mount ${name}=${path}: ${(err as Error).message.includes('not a directory') ? 'not a directory' : 'no such directory on this machine'}`);
+    }
+    mounts.set(name, { path: real, writable: mode === 'rw' });
+  }
+  return mounts;
+}
+
+export function parseAllowProtocols(names: readonly string[]): string[] {
+  for (const name of names) {
+    if (!(ALLOWABLE_PROTOCOLS as readonly string[]).includes(name)) {
+      throw new Error(`--allow-protocol ${name}: not one of ${ALLOWABLE_PROTOCOLS.join(', ')} (file-like protocols such as concat:, file:, pipe: are never allowed)`);
+    }
+  }
+  return [...new Set(names)];
 }
 
 export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinatorUrl: string }): WorkerConfig {
@@ -26,6 +75,8 @@ export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinator
     workDir: options.workDir ?? join(tmpdir(), 'vidfleet-worker'),
     claimWaitSeconds: options.claimWaitSeconds ?? 20,
     tags: [...new Set(options.tags ?? [])],
+    mounts: options.mounts ?? parseMounts(listOf(process.env.VIDFLEET_MOUNTS)),
+    allowProtocols: parseAllowProtocols(options.allowProtocols ?? listOf(process.env.VIDFLEET_ALLOW_PROTOCOLS)),
   };
   const badTag = config.tags.find((t) => !/^[A-Za-z0-9_.+-]{1,64}$/.test(t));
   if (badTag !== undefined) throw new Error(`--tag must be 1-64 letters, digits or _ . + -, got "${badTag}"`);

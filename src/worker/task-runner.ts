@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { VidfleetClient } from '../client/api-client.js';
 import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '../media/kinds/kind.js';
-import { KINDS, VidfleetError, isKindName, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
+import { VidfleetError, isKindName, kindReadsInput, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
 import { resolveInput } from '../sources/resolve.js';
 import type { AckOutbox } from './ack-outbox.js';
 import { LogShipper } from './log-shipper.js';
@@ -39,6 +39,9 @@ export interface RunnerEnv {
   /** Where started/completed reports go (batched). */
   outbox: AckOutbox;
   log(message: string, fields?: Record<string, unknown>): void;
+  /** Passed to raw ffmpeg tasks (see WorkerConfig). */
+  mounts?: TaskContext['mounts'];
+  allowProtocols?: TaskContext['allowProtocols'];
 }
 
 export function stopAttempt(attempt: RunningAttempt, reason: StopReason): void {
@@ -125,7 +128,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
     const scratch = runner?.needsWorkDir?.(task.params) ?? true;
     const [madeDir, resolved] = await Promise.allSettled([
       scratch ? makeWorkDir(env.workDir, `${task.taskId}-a${task.attempt}-`) : Promise.resolve(join(env.workDir, 'unused')),
-      isKindName(task.kind) && !KINDS[task.kind].readsInput ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
+      isKindName(task.kind) && !kindReadsInput(task.kind, task.params) ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
     ]);
     if (madeDir.status === 'fulfilled' && scratch) workDir = madeDir.value; // so `finally` removes it
     // Stopped before the work began (lost, canceled, handed back): the catch reports it.
@@ -159,6 +162,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
         shipper.push(line);
       },
       toolLog: (line) => shipper.push(line),
+      mounts: env.mounts,
+      allowProtocols: env.allowProtocols,
     };
     const result = await runner.run(ctx);
     await Promise.all(uploads);

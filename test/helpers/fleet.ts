@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { VidfleetClient } from '../../src/client/api-client.js';
 import type { CoordinatorOptions } from '../../src/coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/server.js';
+import type { MountPoint } from '../../src/media/logical-paths.js';
 import { WorkerAgent } from '../../src/worker/agent.js';
 
 export interface TestFleet {
@@ -13,7 +14,8 @@ export interface TestFleet {
   coordinator: RunningCoordinator;
   client: VidfleetClient;
   workers: WorkerAgent[];
-  addWorker(options?: { concurrency?: number; kinds?: string[]; tags?: string[] }): Promise<WorkerAgent>;
+  /** mounts/allowProtocols: what the raw ffmpeg kind may use on this worker (none by default). */
+  addWorker(options?: { concurrency?: number; kinds?: string[]; tags?: string[]; mounts?: ReadonlyMap<string, MountPoint>; allowProtocols?: string[] }): Promise<WorkerAgent>;
   stop(): Promise<void>;
 }
 
@@ -31,7 +33,10 @@ export async function startTestFleet(options: { workers?: number; concurrency?: 
     workers,
     async addWorker(opts = {}) {
       const agent = new WorkerAgent(
-        { coordinatorUrl: coordinator.url, concurrency: opts.concurrency ?? options.concurrency ?? 2, kinds: opts.kinds, tags: opts.tags, workDir: join(dir, `work-${workers.length}`), claimWaitSeconds: 5 },
+        {
+          coordinatorUrl: coordinator.url, concurrency: opts.concurrency ?? options.concurrency ?? 2, kinds: opts.kinds, tags: opts.tags, workDir: join(dir, `work-${workers.length}`), claimWaitSeconds: 5,
+          mounts: opts.mounts ?? new Map(), allowProtocols: opts.allowProtocols ?? [],
+        },
         quiet,
       );
       await agent.start();

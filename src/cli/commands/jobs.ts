@@ -13,9 +13,10 @@ import { ProgressBar } from '../progress-bar.js';
 
 const URI_PATTERN = /^(store|file|https?):\/\//i;
 
-/** A local path is uploaded first; a URI is passed as it is. */
+/** A local path is uploaded first; a URI is passed as it is; "-" is no input. */
 async function resolveSubmitInput(client: VidfleetClient, input: string, json: boolean): Promise<string> {
   if (URI_PATTERN.test(input)) return input;
+  if (input === '-') return 'none'; // kinds that read no input (noop, ffmpeg without $input)
   const path = resolve(input);
   if (!existsSync(path)) throw new UsageError(`"${input}" is neither a URI (store://, file://, http(s)://) nor an existing file`);
   const s = await stat(path);

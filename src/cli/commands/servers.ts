@@ -1,10 +1,11 @@
 // Long-running commands: up (coordinator + local workers), coordinator, worker.
 import { WorkerAgent } from '../../worker/agent.js';
+import { parseAllowProtocols, parseMounts } from '../../worker/config.js';
 import { startCoordinator } from '../../coordinator/server.js';
 import { redact } from '../../coordinator/open-store.js';
 import type { CoordinatorOptions } from '../../coordinator/config.js';
 import { startLocalFleet } from '../local-fleet.js';
-import { println } from '../output.js';
+import { println, UsageError } from '../output.js';
 import { intOption, type Parsed } from '../args.js';
 
 /** Where a coordinator listens and keeps its state: --port, --host, --data, and --db (else VIDFLEET_DB, else the SQLite file under --data). */
@@ -57,12 +58,22 @@ export async function coordinatorCommand(args: Parsed): Promise<number> {
 
 export async function workerCommand(args: Parsed, coordinatorUrl: string): Promise<number> {
   const kinds = args.values.kinds as string | undefined;
+  // --mount/--allow-protocol win over VIDFLEET_MOUNTS/VIDFLEET_ALLOW_PROTOCOLS (read by the config when absent).
+  const mounts = args.values.mount as string[] | undefined;
+  const protocols = (args.values['allow-protocol'] as string[] | undefined)?.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean);
+  let raw: { mounts?: ReturnType<typeof parseMounts>; allowProtocols?: string[] };
+  try {
+    raw = { mounts: mounts?.length ? parseMounts(mounts) : undefined, allowProtocols: protocols?.length ? parseAllowProtocols(protocols) : undefined };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const agent = new WorkerAgent({
     coordinatorUrl,
     name: args.values.name as string | undefined,
     concurrency: args.values.concurrency === undefined ? undefined : intOption(args, 'concurrency', 1),
     kinds: kinds ? kinds.split(',').map((k) => k.trim()).filter(Boolean) : undefined,
     tags: (args.values.tag as string[] | undefined) ?? [],
+    ...raw,
   });
   await agent.start();
   const drainMs = intOption(args, 'drain-timeout', 300) * 1000;

@@ -1,6 +1,7 @@
 // What a job kind implementation sees while it runs on a worker, and what it must provide.
 // The worker builds a TaskContext per attempt; the kind never talks HTTP itself.
 import type { KindName } from '../../protocol/index.js';
+import type { MountPoint } from '../logical-paths.js';
 
 export interface ProgressUpdate {
   /** 0..1 */
@@ -46,6 +47,10 @@ export interface TaskContext {
    * log (GET /v1/jobs/{id}/logs), not echoed to the worker's own log.
    */
   toolLog(line: string): void;
+  /** The worker's logical path variables for raw ffmpeg commands ($media → a directory); none when absent. */
+  mounts?: ReadonlyMap<string, MountPoint>;
+  /** Network protocols the worker allows in raw ffmpeg commands (--allow-protocol). */
+  allowProtocols?: readonly string[];
 }
 
 export interface KindRunner {

@@ -1,6 +1,8 @@
 // The registry of job kinds the wire protocol knows: name → parameter schema. The coordinator
 // validates submissions against it; workers implement the same names in media/kinds.
 import type { TObject } from '@sinclair/typebox';
+import { EnhanceParamsSchema, enhanceParamsProblem } from './enhance.js';
+import { FfmpegParamsSchema, ffmpegParamsProblem, ffmpegReadsInput, ffmpegRequirements } from './ffmpeg.js';
 import { NoopParamsSchema } from './noop.js';
 import { ProbeParamsSchema } from './probe.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
@@ -13,8 +15,11 @@ export interface KindSpec {
   readonly maxAttempts: number;
   /** Longest one attempt may run before it is stopped and retried (ms). */
   readonly maxRunMs: number;
-  /** False for kinds that never open their input (noop): it is then not validated or resolved. */
-  readonly readsInput: boolean;
+  /**
+   * False for kinds that never open their input (noop): it is then not validated or resolved.
+   * A function decides per job (ffmpeg reads it only when an argument is $input).
+   */
+  readonly readsInput: boolean | ((params: Record<string, unknown>) => boolean);
   /** Checks that span several fields; answers a message naming the problem, or null. */
   readonly refine?: (params: Record<string, unknown>) => string | null;
   /** Capability tokens a worker needs for these params (e.g. encoder:libwebp for WebP output). */
@@ -43,6 +48,25 @@ export const KINDS = {
     refine: thumbnailParamsProblem,
     requires: (params) => (params.format === 'webp' ? ['encoder:libwebp'] : []),
   },
+  enhance: {
+    name: 'enhance',
+    description: 'Levels (eq), sharpening, denoising, deinterlacing and scaling, re-encoded to an H.264/HEVC/VP9 MP4; compatible audio copied.',
+    params: EnhanceParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 6 * 3_600_000,
+    readsInput: true,
+    refine: enhanceParamsProblem,
+  },
+  ffmpeg: {
+    name: 'ffmpeg',
+    description: "A raw ffmpeg or ffprobe command on logical paths ($input, $out/…, the worker's mounts); files written under $out become artifacts.",
+    params: FfmpegParamsSchema,
+    maxAttempts: 2,
+    maxRunMs: 6 * 3_600_000,
+    readsInput: ffmpegReadsInput,
+    refine: ffmpegParamsProblem,
+    requires: ffmpegRequirements,
+  },
   noop: {
     name: 'noop',
     description: 'Does no media work (optionally sleeps sleepMs): for measuring dispatch overhead and checking a fleet end to end.',
@@ -57,6 +81,12 @@ export function kindSpec(name: KindName): KindSpec {
   return KINDS[name];
 }
 
+/** Whether a job of this kind with these params opens its input (so it must be a valid URI). */
+export function kindReadsInput(name: KindName, params: Record<string, unknown>): boolean {
+  const reads = kindSpec(name).readsInput;
+  return typeof reads === 'function' ? reads(params) : reads;
+}
+
 export type KindName = keyof typeof KINDS;
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];
 
@@ -64,6 +94,8 @@ export function isKindName(value: string): value is KindName {
   return Object.hasOwn(KINDS, value);
 }
 
+export * from './enhance.js';
+export * from './ffmpeg.js';
 export * from './noop.js';
 export * from './probe.js';
 export * from './thumbnail.js';
