@@ -12,7 +12,8 @@ import { fenced, requireHeld } from './fence.js';
 // resume_data only serves a next attempt; a completed task has none. The sub-select locks the row
 // and hands its previous status to RETURNING, as in fence.ts.
 const COMPLETE_SQL = `UPDATE tasks SET status = 'completed', progress = 1, result = $4::json, error = NULL, resume_data = NULL,
-    lease_expires_at = NULL, run_deadline_at = NULL, finished_at = $5
+    lease_expires_at = NULL, run_deadline_at = NULL, finished_at = $5,
+    started_at = CASE WHEN was.status = 'assigned' THEN $5 ELSE tasks.started_at END
   FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
   WHERE tasks.id = was.id
   RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
@@ -30,7 +31,10 @@ export async function completeHeld(c: Client, now: number, ref: AttemptRef, resu
   const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: string }>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
   const data: Record<string, unknown> = { attempt: row.attempt, workerId: ref.workerId };
   if (row.was_status === 'canceling') data.whileCanceling = true;
-  await finishJobs(c, now, jobs, [{ jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
+  // A completion that finds the task still assigned implies its start (see the SQLite store).
+  const implied: NewEvent[] =
+    row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running', data: { attempt: row.attempt, workerId: ref.workerId, implied: true } }] : [];
+  await finishJobs(c, now, jobs, [...implied, { jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
 }
 
 const RETRY_SQL = `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json,

@@ -23,15 +23,19 @@ export function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): void {
 /** The body of completeTask, for callers already inside an IMMEDIATE transaction; throws before writing when the attempt is not held. */
 export function completeHeld(ctx: Ctx, ref: AttemptRef, result: unknown): void {
   const task = requireHeld(ctx, ref);
-  // resume_data only serves a next attempt; a completed task has none.
+  // resume_data only serves a next attempt; a completed task has none. A completion that finds
+  // the task still assigned (its "started" report is behind it, or was never sent) implies the
+  // start: the task ran, so it gets its started_at and task.running like any other.
   fencedUpdate(
     ctx,
     `UPDATE tasks SET status = 'completed', progress = 1, result = @result, error = NULL, resume_data = NULL,
-       lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now
+       lease_expires_at = NULL, run_deadline_at = NULL, finished_at = @now,
+       started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END
      WHERE ${FENCE_SQL}`,
     ref,
     { result: jsonText(result), now: ctx.now() },
   );
+  if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId, implied: true });
   const data: Record<string, unknown> = { attempt: task.attempt, workerId: ref.workerId };
   if (task.status === 'canceling') data.whileCanceling = true;
   appendEvent(ctx, task.job_id, task.id, 'task.completed', data);

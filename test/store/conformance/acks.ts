@@ -63,6 +63,19 @@ export function ackTests(h: Harness): void {
       expect(await h.task(job.id)).toMatchObject({ result: 7 });
     });
 
+    it('a completion that overtakes its started report implies the start (task.running, startedAt)', async () => {
+      const job = await h.submit();
+      const w = await h.worker();
+      const c = await h.claimOne(w);
+      h.clock += 5;
+      expect(await h.store.acknowledge(w, { completed: [{ ...at(c), result: 1 }] })).toEqual([{ ...at(c), state: 'ok' }]);
+      expect(await h.eventTypes(job.id)).toEqual(['job.created', 'task.claimed', 'task.running', 'task.completed', 'job.completed']);
+      expect(await h.task(job.id)).toMatchObject({ status: 'completed', startedAt: iso(h.clock) });
+      // The late started report changes nothing and is not an error.
+      expect(await h.store.acknowledge(w, { started: [at(c)] })).toEqual([{ ...at(c), state: 'ok' }]);
+      expect(await h.eventTypes(job.id)).toHaveLength(5);
+    });
+
     it('a started report for a task being canceled answers cancel', async () => {
       const job = await h.submit();
       const w = await h.worker();
