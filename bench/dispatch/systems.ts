@@ -76,7 +76,7 @@ export class VidfleetSystem implements SystemUnderTest {
   readonly id: string;
   readonly label: string;
   readonly clockNote =
-    'claimed = the coordinator\'s `task.claimed` event (claim transaction); running = its `task.running` event, written when the worker\'s first write for the attempt (progress 0, sent as it starts the task) reaches the coordinator — so it includes one worker→coordinator request. Both stamped Date.now() by the coordinator, i.e. floored to whole ms, so these latencies read 0–1 ms low.';
+    'claimed = the coordinator\'s `task.claimed` event (claim transaction); running = its `task.running` event, written when the worker\'s "started" report for the attempt (batched: it rides on the worker\'s next claim or an `/acks` request, sent as it starts the task) reaches the coordinator — so it includes one worker→coordinator request. Both stamped Date.now() by the coordinator, i.e. floored to whole ms, so these latencies read 0–1 ms low.';
   private fleet: LocalFleet | null = null;
   private dir: string | null = null;
 
