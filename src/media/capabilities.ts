@@ -10,6 +10,8 @@ export interface MediaCapabilities {
   encoders: string[];
   /** Hardware acceleration methods compiled in (not necessarily usable on this machine). */
   hwaccels: string[];
+  /** Filter names as `ffmpeg -filters` lists them (zscale, tonemap, bwdif, …). */
+  filters: string[];
 }
 
 /** `ffmpeg -encoders` lines look like " V....D libwebp   libwebp WebP image" after a "------" rule. */
@@ -20,6 +22,16 @@ export function parseEncoders(output: string): string[] {
   for (const line of lines.slice(start + 1)) {
     const m = /^\s*[VAS][A-Z.]{5}\s+(\S+)/.exec(line);
     if (m?.[1] && m[1] !== '=') names.push(m[1]);
+  }
+  return names;
+}
+
+/** `ffmpeg -filters` lines look like " TSC zscale   V->V   Apply resizing…" after a "Filters:" legend. */
+export function parseFilters(output: string): string[] {
+  const names: string[] = [];
+  for (const line of output.split(/\r?\n/)) {
+    const m = /^\s*[T.][S.][C.]\s+(\S+)\s+\S*->\S*\s/.exec(line);
+    if (m?.[1]) names.push(m[1]);
   }
   return names;
 }
@@ -52,8 +64,8 @@ export function detectCapabilities(): Promise<MediaCapabilities> {
     pending = (async () => {
       // -version without -hide_banner: the banner is the answer.
       const version = await runProcess(bin, ['-version'], { timeoutMs: 30_000 });
-      const [encoders, hwaccels] = await Promise.all([ask(['-encoders']), ask(['-hwaccels'])]);
-      return { ffmpegVersion: parseVersion(version.stdout), encoders: parseEncoders(encoders), hwaccels: parseHwaccels(hwaccels) };
+      const [encoders, hwaccels, filters] = await Promise.all([ask(['-encoders']), ask(['-hwaccels']), ask(['-filters'])]);
+      return { ffmpegVersion: parseVersion(version.stdout), encoders: parseEncoders(encoders), hwaccels: parseHwaccels(hwaccels), filters: parseFilters(filters) };
     })();
     // A failure (ffmpeg not installed yet) must not stick: the next call asks again.
     pending.catch(() => cache.delete(bin));
@@ -64,4 +76,8 @@ export function detectCapabilities(): Promise<MediaCapabilities> {
 
 export async function hasEncoder(name: string): Promise<boolean> {
   return (await detectCapabilities()).encoders.includes(name);
+}
+
+export async function hasFilter(name: string): Promise<boolean> {
+  return (await detectCapabilities()).filters.includes(name);
 }

@@ -38,6 +38,8 @@ export interface RunOptions {
   killGraceMs?: number;
   /** Streams stdout to this callback instead of collecting it. */
   onStdout?: (text: string) => void;
+  /** Also sees stderr as it arrives (it is collected either way). */
+  onStderr?: (text: string) => void;
   /** Cap on collected stdout (bytes); the child is killed past it. Default 64 MiB. */
   maxStdoutBytes?: number;
   /** Bytes of stderr kept from the start and from the end. Default 4 KiB / 32 KiB. */
@@ -158,7 +160,11 @@ export function runProcess(command: string, args: readonly string[], options: Ru
       if (stdoutBytes > maxStdoutBytes) return stop('overflow');
       stdoutParts.push(text);
     });
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(errDecoder.write(chunk)));
+    child.stderr.on('data', (chunk: Buffer) => {
+      const text = errDecoder.write(chunk);
+      stderr.push(text);
+      if (text) options.onStderr?.(text);
+    });
 
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;

@@ -3,6 +3,7 @@
 import type { TObject } from '@sinclair/typebox';
 import { NoopParamsSchema } from './noop.js';
 import { ProbeParamsSchema } from './probe.js';
+import { ScreenshotsParamsSchema, screenshotsParamsProblem } from './screenshots.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
 
 export interface KindSpec {
@@ -30,12 +31,21 @@ export const KINDS = {
   },
   thumbnail: {
     name: 'thumbnail',
-    description: 'One JPEG or WebP image at a time offset or a fraction of the duration, scaled, rotation applied.',
+    description: 'One JPEG, WebP or PNG image at a time offset or a fraction of the duration (or the most representative frame around it), scaled, rotation applied, HDR tone-mapped, interlaced video deinterlaced.',
     params: ThumbnailParamsSchema,
     maxAttempts: 3,
     maxRunMs: 10 * 60_000,
     readsInput: true,
     refine: thumbnailParamsProblem,
+  },
+  screenshots: {
+    name: 'screenshots',
+    description: 'Up to 100 images, evenly spaced or at given times, from keyframes (fast) or exact frames, optionally past black frames; each is stored as soon as it is made and a retry keeps those.',
+    params: ScreenshotsParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 30 * 60_000,
+    readsInput: true,
+    refine: screenshotsParamsProblem,
   },
   noop: {
     name: 'noop',
@@ -60,4 +70,5 @@ export function isKindName(value: string): value is KindName {
 
 export * from './noop.js';
 export * from './probe.js';
+export * from './screenshots.js';
 export * from './thumbnail.js';
