@@ -14,16 +14,6 @@ export interface MediaCapabilities {
   filters: string[];
 }
 
-/** `ffmpeg -filters` lines look like " .SC zscale   V->V   Apply resizing…" after a legend. */
-export function parseFilters(output: string): string[] {
-  const names: string[] = [];
-  for (const line of output.split(/\r?\n/)) {
-    const m = /^\s[T.][S.][C.]\s+(\S+)\s+\S*->\S*\s/.exec(line);
-    if (m?.[1]) names.push(m[1]);
-  }
-  return names;
-}
-
 /** `ffmpeg -encoders` lines look like " V....D libwebp   libwebp WebP image" after a "------" rule. */
 export function parseEncoders(output: string): string[] {
   const lines = output.split(/\r?\n/);
@@ -32,6 +22,16 @@ export function parseEncoders(output: string): string[] {
   for (const line of lines.slice(start + 1)) {
     const m = /^\s*[VAS][A-Z.]{5}\s+(\S+)/.exec(line);
     if (m?.[1] && m[1] !== '=') names.push(m[1]);
+  }
+  return names;
+}
+
+/** `ffmpeg -filters` lines look like " TSC zscale   V->V   Apply resizing…" after a "Filters:" legend. */
+export function parseFilters(output: string): string[] {
+  const names: string[] = [];
+  for (const line of output.split(/\r?\n/)) {
+    const m = /^\s*[T.][S.][C.]\s+(\S+)\s+\S*->\S*\s/.exec(line);
+    if (m?.[1]) names.push(m[1]);
   }
   return names;
 }

@@ -1,4 +1,4 @@
-// Reads the pixel size of a JPEG or WebP from its header, so a thumbnail can report its real
+// Reads the pixel size of a JPEG, WebP or PNG from its header, so a thumbnail can report its real
 // size without starting a second process (an ffprobe of the image cost ~40 ms per thumbnail,
 // a quarter of the whole job on a 1080p source).
 import { open } from 'node:fs/promises';
@@ -44,14 +44,20 @@ export function webpSize(buf: Buffer): ImageSize | null {
   return null;
 }
 
-/** Size of a JPEG or WebP file, from its first 64 KiB. */
+/** PNG: the signature, then the IHDR chunk (always first) with width and height. */
+export function pngSize(buf: Buffer): ImageSize | null {
+  if (buf.length < 24 || buf.readUInt32BE(0) !== 0x89504e47 || buf.toString('latin1', 12, 16) !== 'IHDR') return null;
+  return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+/** Size of a JPEG, WebP or PNG file, from its first 64 KiB. */
 export async function imageFileSize(path: string): Promise<ImageSize | null> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(64 * 1024);
     const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
     const head = buf.subarray(0, bytesRead);
-    return jpegSize(head) ?? webpSize(head);
+    return jpegSize(head) ?? webpSize(head) ?? pngSize(head);
   } finally {
     await handle.close();
   }

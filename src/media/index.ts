@@ -5,6 +5,7 @@ import { enhanceRunner } from './kinds/enhance.js';
 import { ffmpegRunner } from './kinds/ffmpeg.js';
 import { noopRunner } from './kinds/noop.js';
 import { probeRunner } from './kinds/probe.js';
+import { screenshotsRunner } from './kinds/screenshots.js';
 import { thumbnailRunner } from './kinds/thumbnail.js';
 
 /** Every kind this worker implements, by name; the worker registers with these keys. */
@@ -13,12 +14,15 @@ export const KIND_RUNNERS = {
   thumbnail: thumbnailRunner,
   enhance: enhanceRunner,
   ffmpeg: ffmpegRunner,
+  screenshots: screenshotsRunner,
   noop: noopRunner,
 } as const satisfies Partial<Record<KindName, KindRunner>>;
 
 export type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from './kinds/kind.js';
 export { probeRunner } from './kinds/probe.js';
-export { thumbnailRunner, jpegQscale, scaleFilter } from './kinds/thumbnail.js';
+export { thumbnailRunner } from './kinds/thumbnail.js';
+export { screenshotsRunner } from './kinds/screenshots.js';
+export { jpegQscale, scaleFilter, stillChain, STILL_FORMATS, type StillChain, type StillChainOptions, type StillFormat, type StillSource } from './stills.js';
 export { ffmpegRunner, parseFfmpegTime } from './kinds/ffmpeg.js';
 export { enhanceRunner } from './kinds/enhance.js';
 export * from './enhance-plan.js';

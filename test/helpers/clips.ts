@@ -113,6 +113,47 @@ export function makeClip(options: ClipOptions = {}): Promise<string> {
   return pending;
 }
 
+const special = new Map<string, Promise<string>>();
+
+/** A clip made once per test file from raw ffmpeg arguments (output path appended). */
+function madeOnce(name: string, args: string[]): Promise<string> {
+  let pending = special.get(name);
+  if (!pending) {
+    const out = join(CLIP_DIR, name);
+    pending = ffmpeg([...args, out]).then(() => out);
+    special.set(name, pending);
+  }
+  return pending;
+}
+
+const X264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '25'];
+
+/** 2 s of black, then 4 s of test pattern (320x240, 25 fps, a keyframe every second). */
+export function makeBlackStartClip(): Promise<string> {
+  return madeOnce('black-start.mp4', [
+    '-f', 'lavfi', '-i', 'color=c=black:s=320x240:r=25:d=2', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=4',
+    '-filter_complex', '[0:v][1:v]concat=n=2:v=1[v]', '-map', '[v]', ...X264,
+  ]);
+}
+
+/** 3 s of black only. */
+export function makeBlackClip(): Promise<string> {
+  return madeOnce('black.mp4', ['-f', 'lavfi', '-i', 'color=c=black:s=320x240:r=25:d=3', ...X264]);
+}
+
+/** 3 s of test pattern with one black frame at 1.000 s (frame 25): a "flash" no thumbnail should show. */
+export function makeFlashClip(): Promise<string> {
+  return madeOnce('flash.mp4', ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=3', '-vf', "drawbox=c=black:t=fill:enable='eq(n,25)'", ...X264]);
+}
+
+/** 576i25 H.264, top field first, SAR 64:45, woven from 50p motion: frames not deinterlaced comb. */
+export function makeInterlacedClip(): Promise<string> {
+  return madeOnce('interlaced.mp4', [
+    '-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=50:duration=4', '-vf', 'interlace=scan=tff,setsar=64/45',
+    ...X264, '-flags', '+ildct+ilme', '-x264-params', 'tff=1',
+  ]);
+}
+
 /** A moov-at-end MP4 cut in half: the index is gone, as after an interrupted download. */
 export async function makeTruncatedMp4(): Promise<string> {
   const whole = await makeClip({ duration: 4, audio: true, faststart: false });

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { imageFileSize, jpegSize, webpSize } from '../../src/media/image-size.js';
+import { imageFileSize, jpegSize, pngSize, webpSize } from '../../src/media/image-size.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vidfleet-img-'));
 
@@ -21,6 +21,8 @@ describe('image header sizes', () => {
     ['wide.jpg', '3026x1386', ['-c:v', 'mjpeg']],
     ['lossy.webp', '321x179', ['-c:v', 'libwebp']],
     ['lossless.webp', '33x25', ['-c:v', 'libwebp', '-lossless', '1']],
+    ['odd.png', '161x121', ['-c:v', 'png']],
+    ['wide.png', '3026x1386', ['-c:v', 'png', '-pix_fmt', 'rgb24']],
   ])('%s', async (name, size, args) => {
     const path = make(name, size, args);
     const truth = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', path]).toString().trim();
@@ -28,11 +30,12 @@ describe('image header sizes', () => {
     expect(await imageFileSize(path)).toEqual({ width, height });
   });
 
-  it('answers null for what is not a JPEG or WebP', async () => {
+  it('answers null for what is not a JPEG, WebP or PNG', async () => {
     const path = join(dir, 'text.jpg');
     writeFileSync(path, 'not an image at all, but long enough to read a header from it');
     expect(await imageFileSize(path)).toBeNull();
     expect(jpegSize(Buffer.from([0xff, 0xd8, 0xff]))).toBeNull();
     expect(webpSize(Buffer.alloc(10))).toBeNull();
+    expect(pngSize(Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'))).toBeNull();
   });
 });

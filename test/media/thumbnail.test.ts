@@ -8,7 +8,8 @@ import { thumbnailRunner } from '../../src/media/kinds/thumbnail.js';
 import { probeFile } from '../../src/media/probe.js';
 import { ProcessAbortedError, runProcess } from '../../src/media/process.js';
 import { VidfleetError, type ThumbnailResult } from '../../src/protocol/index.js';
-import { CLIP_DIR, makeClip, makeTextFile, makeTruncatedMp4, startMediaServer, taskContext, type MediaServer } from '../helpers/clips.js';
+import { CLIP_DIR, makeClip, makeFlashClip, makeInterlacedClip, makeTextFile, makeTruncatedMp4, startMediaServer, taskContext, type MediaServer } from '../helpers/clips.js';
+import { look, mad, raw } from '../helpers/images.js';
 import { HAVE_REAL_MEDIA, REAL_MEDIA_DIR, realMediaFiles } from '../helpers/shared-media.js';
 
 const run = promisify(execFile);
@@ -179,6 +180,48 @@ describe('thumbnail of synthetic clips', () => {
   });
 });
 
+describe('thumbnail: still chain (HDR, interlacing, mode best, PNG)', () => {
+  const ffmpegRuns = (logs: string[]) => logs.filter((l) => l.startsWith('ffmpeg ')).length;
+
+  it('mode best skips a one-frame flash that a fixed time lands on', async () => {
+    const clip = await makeFlashClip();
+    const fixed = await thumb(clip, { time: 1 });
+    expect(spread(await grey(fixed.file, 16, 16))).toBeLessThanOrEqual(8);
+    const { result, file, rec } = await thumb(clip, { time: 1, mode: 'best' });
+    expect(result.requestedTime).toBe(1);
+    expect(result.time).toBeGreaterThanOrEqual(0);
+    expect(result.time).toBeLessThan(2);
+    expect(result.time).not.toBe(1);
+    await expectNotBlank(file);
+    expect(rec.logs.join('\n')).toMatch(/thumbnail=n=50/);
+  });
+
+  it('mode best by fraction keeps the image size and format rules', async () => {
+    const { result, image } = await thumb(await makeClip({ duration: 4 }), { mode: 'best', width: 160, format: 'webp' });
+    expect(result).toMatchObject({ requestedTime: 0.4, width: 160, height: 120, format: 'webp' });
+    expect(image.codec).toBe('webp');
+  });
+
+  it('writes PNG', async () => {
+    const { result, rec, image, file } = await thumb(await makeClip(), { time: 1, format: 'png', width: 100 });
+    expect(result).toMatchObject({ format: 'png', artifact: 'thumbnail.png', width: 100, height: 75 });
+    expect(rec.artifacts[0]?.contentType).toBe('image/png');
+    expect(image).toEqual({ codec: 'png', width: 100, height: 75 });
+    await expectNotBlank(file);
+  });
+
+  it('deinterlaces at a fixed time with the one ffmpeg run (the deinterlacer follows frame flags)', async () => {
+    const clip = await makeInterlacedClip();
+    const { file, rec, image } = await thumb(clip, { time: 1.52 });
+    expect(ffmpegRuns(rec.logs)).toBe(1);
+    expect(image).toMatchObject({ width: 1024, height: 576 });
+    const ours = await raw(file, 'format=gray');
+    const woven = await raw(clip, 'scale=1024:576,format=gray', ['-ss', '1.52']);
+    const deinterlaced = await raw(clip, 'bwdif=mode=send_frame:parity=tff,scale=1024:576,format=gray', ['-ss', '1.52']);
+    expect(mad(ours, deinterlaced)).toBeLessThan(mad(ours, woven) / 2);
+  });
+});
+
 describe('stopping ffmpeg', () => {
   let server: MediaServer;
   beforeAll(async () => {
@@ -258,6 +301,30 @@ describe.skipIf(!HAVE_REAL_MEDIA)('thumbnail on the real-world corpus', () => {
     const { image, file: out } = await thumb(file(prefix), { format: 'webp', width: 160 });
     expect(image).toMatchObject({ codec: 'webp', width: 160 });
     await expectNotBlank(out);
+  });
+
+  it.each([
+    ['06_', 'arib-std-b67', 'HLG'],
+    ['08_', 'smpte2084', 'HDR10'],
+    ['17_', 'smpte2084', 'untagged 10-bit BT.2020'],
+  ])('%s (%s) at a fixed time: the first run\'s log shows HDR, a second run tone-maps it, no ffprobe', async (prefix, transfer, said) => {
+    const { rec, file: out, image } = await thumb(file(prefix), { time: 0.5, width: 241 }); // odd sizes too
+    expect(rec.logs.filter((l) => l.startsWith('ffmpeg '))).toHaveLength(2);
+    expect(rec.logs.join('\n')).toContain(`the video is ${said}`);
+    expect(rec.progress.map((p) => p.message)).not.toContain('probed');
+    const reference = await look(
+      file(prefix),
+      `scale=${image.width}:${image.height},format=yuv444p10le,zscale=tin=${transfer}:min=bt2020nc:pin=bt2020:rin=limited:t=linear:npl=100:p=bt2020:m=bt2020nc,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv444p`,
+      ['-ss', '0.5'],
+    );
+    const ours = await look(out);
+    expect(Math.abs(ours.luma - reference.luma)).toBeLessThan(8);
+    expect(mad(ours.rgb, reference.rgb)).toBeLessThan(8);
+  });
+
+  it('an SDR phone clip at a fixed time stays one ffmpeg run', async () => {
+    const { rec } = await thumb(file('03_'), { time: 1 });
+    expect(rec.logs.filter((l) => l.startsWith('ffmpeg '))).toHaveLength(1);
   });
 
   it('11 and 12 (unknown duration) fall back to the first frame with a warning', async () => {

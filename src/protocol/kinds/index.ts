@@ -5,6 +5,7 @@ import { EnhanceParamsSchema, enhanceParamsProblem } from './enhance.js';
 import { FfmpegParamsSchema, ffmpegParamsProblem, ffmpegReadsInput, ffmpegRequirements } from './ffmpeg.js';
 import { NoopParamsSchema } from './noop.js';
 import { ProbeParamsSchema } from './probe.js';
+import { ScreenshotsParamsSchema, screenshotsParamsProblem } from './screenshots.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
 
 export interface KindSpec {
@@ -26,6 +27,14 @@ export interface KindSpec {
   readonly requires?: (params: Record<string, unknown>) => string[];
 }
 
+/** WebP stills need libwebp (JPEG and PNG encoders are always built in). */
+function stillRequirements(params: Record<string, unknown>): string[] {
+  return params.format === 'webp' ? ['encoder:libwebp'] : [];
+}
+
+/** The encoder each enhance videoCodec runs. */
+const ENHANCE_ENCODERS = { h264: 'libx264', hevc: 'libx265', vp9: 'libvpx-vp9' } as const;
+
 export const KINDS = {
   probe: {
     name: 'probe',
@@ -40,13 +49,13 @@ export const KINDS = {
   },
   thumbnail: {
     name: 'thumbnail',
-    description: 'One JPEG or WebP image at a time offset or a fraction of the duration, scaled, rotation applied.',
+    description: 'One JPEG, WebP or PNG image at a time offset or a fraction of the duration (or the most representative frame around it), scaled, rotation applied, HDR tone-mapped, interlaced video deinterlaced.',
     params: ThumbnailParamsSchema,
     maxAttempts: 3,
     maxRunMs: 10 * 60_000,
     readsInput: true,
     refine: thumbnailParamsProblem,
-    requires: (params) => (params.format === 'webp' ? ['encoder:libwebp'] : []),
+    requires: stillRequirements,
   },
   enhance: {
     name: 'enhance',
@@ -56,6 +65,7 @@ export const KINDS = {
     maxRunMs: 6 * 3_600_000,
     readsInput: true,
     refine: enhanceParamsProblem,
+    requires: (params) => [`encoder:${ENHANCE_ENCODERS[(params.videoCodec as keyof typeof ENHANCE_ENCODERS | undefined) ?? 'h264'] ?? 'libx264'}`],
   },
   ffmpeg: {
     name: 'ffmpeg',
@@ -66,6 +76,16 @@ export const KINDS = {
     readsInput: ffmpegReadsInput,
     refine: ffmpegParamsProblem,
     requires: ffmpegRequirements,
+  },
+  screenshots: {
+    name: 'screenshots',
+    description: 'Up to 100 images, evenly spaced or at given times, from keyframes (fast) or exact frames, optionally past black frames; each is stored as soon as it is made and a retry keeps those.',
+    params: ScreenshotsParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 30 * 60_000,
+    readsInput: true,
+    refine: screenshotsParamsProblem,
+    requires: stillRequirements,
   },
   noop: {
     name: 'noop',
@@ -98,4 +118,5 @@ export * from './enhance.js';
 export * from './ffmpeg.js';
 export * from './noop.js';
 export * from './probe.js';
+export * from './screenshots.js';
 export * from './thumbnail.js';
