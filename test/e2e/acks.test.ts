@@ -2,8 +2,7 @@
 // leave together on /acks, instead of one progress and one complete request per task.
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Job } from '../../src/protocol/index.js';
-import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
+import { startTestFleet, untilFinished, type TestFleet } from '../helpers/fleet.js';
 
 const capabilities = { kinds: ['noop'], concurrency: 4, ffmpegVersion: 'test', encoders: [], hwaccels: [] };
 
@@ -12,13 +11,6 @@ afterEach(async () => {
   await fleet?.stop();
   fleet = undefined;
 });
-
-async function waitFinished(f: TestFleet, id: string): Promise<Job> {
-  for (;;) {
-    const job = await f.client.getJob(id, 10);
-    if (['completed', 'failed', 'canceled'].includes(job.status)) return job;
-  }
-}
 
 describe('batched reports', () => {
   it('a busy worker reports in batches: no per-task progress/complete requests, fewer requests than tasks x 2', async () => {
@@ -31,7 +23,7 @@ describe('batched reports', () => {
     await fleet.addWorker({ concurrency: 8 });
     const n = 160;
     const jobs = await Promise.all(Array.from({ length: n }, () => fleet!.client.submitJob({ kind: 'noop', input: 'none://', params: {} })));
-    const finished = await Promise.all(jobs.map((j) => waitFinished(fleet!, j.id)));
+    const finished = await Promise.all(jobs.map((j) => untilFinished(fleet!.client, j.id)));
     expect(finished.every((j) => j.status === 'completed')).toBe(true);
     for (const job of finished) {
       const types = (await fleet.coordinator.store.listEvents(job.id)).map((e) => e.type);

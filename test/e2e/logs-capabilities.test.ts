@@ -5,23 +5,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VidfleetClient } from '../../src/client/api-client.js';
 import { startCoordinator } from '../../src/coordinator/server.js';
-import { fileUri, type Job } from '../../src/protocol/index.js';
+import { fileUri } from '../../src/protocol/index.js';
 import { LogShipper } from '../../src/worker/log-shipper.js';
 import { makeClip } from '../helpers/clips.js';
-import { startTestFleet, type TestFleet } from '../helpers/fleet.js';
+import { startTestFleet, untilFinished, type TestFleet } from '../helpers/fleet.js';
 
 let fleet: TestFleet | undefined;
 afterEach(async () => {
   await fleet?.stop();
   fleet = undefined;
 });
-
-async function finished(f: TestFleet, id: string): Promise<Job> {
-  for (;;) {
-    const job = await f.client.getJob(id, 10);
-    if (['completed', 'failed', 'canceled'].includes(job.status)) return job;
-  }
-}
 
 describe('task logs', () => {
   it('a thumbnail job logs its ffmpeg command; clients page through the lines and follow new ones', async () => {
@@ -31,7 +24,7 @@ describe('task logs', () => {
     // Follow mode answers as soon as lines exist (or the job ends).
     const first = await fleet.client.jobLogs(job.id, { wait: 30 });
     expect(first.lines.length).toBeGreaterThan(0);
-    expect((await finished(fleet, job.id)).status).toBe('completed');
+    expect((await untilFinished(fleet.client, job.id)).status).toBe('completed');
     const all = await fleet.client.jobLogs(job.id);
     const text = all.lines.map((l) => l.line).join('\n');
     expect(text).toMatch(/^ffmpeg -hide_banner .* -ss 1\.000000 -i /m);
@@ -82,11 +75,11 @@ describe('capability matching', () => {
     expect(job.waitingFor).toMatch(/needs tag:gpu; none of the 1 online noop worker\(s\) has all of them \(the closest lacks tag:gpu\)/);
     // An ordinary job still runs on the plain worker meanwhile.
     const other = await fleet.client.submitJob({ kind: 'noop', input: 'none', params: {} });
-    expect((await finished(fleet, other.id)).tasks?.[0]?.workerId).toBe(plain.id);
+    expect((await untilFinished(fleet.client, other.id)).tasks?.[0]?.workerId).toBe(plain.id);
     expect((await fleet.client.getJob(job.id)).status).toBe('pending');
 
     const gpu = await fleet.addWorker({ kinds: ['noop'], tags: ['gpu'] });
-    const done = await finished(fleet, job.id);
+    const done = await untilFinished(fleet.client, job.id);
     expect(done.status).toBe('completed');
     expect(done.tasks?.[0]?.workerId).toBe(gpu.id);
     expect(done.waitingFor).toBeUndefined();
@@ -97,7 +90,7 @@ describe('capability matching', () => {
     const clip = await makeClip({ duration: 1 });
     const webp = await fleet.client.submitJob({ kind: 'thumbnail', input: fileUri(clip), params: { time: 0.5, format: 'webp' } });
     expect(webp.tasks?.[0]?.requires).toEqual(['encoder:libwebp']);
-    expect((await finished(fleet, webp.id)).status).toBe('completed'); // Debian's ffmpeg has libwebp
+    expect((await untilFinished(fleet.client, webp.id)).status).toBe('completed'); // Debian's ffmpeg has libwebp
     await expect(fleet.client.submitJob({ kind: 'noop', input: 'none', requires: ['gpu'] })).rejects.toMatchObject({ status: 400 });
     // An encoder this machine's ffmpeg does not have.
     const nobody = await fleet.client.submitJob({ kind: 'noop', input: 'none', requires: ['encoder:h264_nvenc_test_absent'] });

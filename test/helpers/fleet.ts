@@ -8,6 +8,7 @@ import type { CoordinatorOptions } from '../../src/coordinator/config.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/server.js';
 import type { MountPoint } from '../../src/media/logical-paths.js';
 import { WorkerAgent } from '../../src/worker/agent.js';
+import { isTerminalJobStatus, type Job } from '../../src/protocol/index.js';
 
 export interface TestFleet {
   dir: string;
@@ -51,4 +52,12 @@ export async function startTestFleet(options: { workers?: number; concurrency?: 
   };
   for (let i = 0; i < (options.workers ?? 0); i++) await fleet.addWorker();
   return fleet;
+}
+
+/** Long-polls until the job ends (completed, failed or canceled) and answers it. */
+export async function untilFinished(client: VidfleetClient, id: string): Promise<Job> {
+  for (;;) {
+    const job = await client.getJob(id, 10);
+    if (isTerminalJobStatus(job.status)) return job;
+  }
 }
