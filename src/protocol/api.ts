@@ -2,7 +2,7 @@
 // coordinator (validation, serialisation) and its clients (the worker and the CLI).
 import { Type, type Static } from '@sinclair/typebox';
 import { CapabilityTokenSchema } from './capabilities.js';
-import { ArtifactSchema, JobSchema, JobStatusSchema, WorkerCapabilitiesSchema, ErrorBodySchema } from './model.js';
+import { ArtifactSchema, JobSchema, JobStatusSchema, WorkerCapabilitiesSchema, ErrorBodySchema, type ProgressDetail } from './model.js';
 
 // ---- clients ----
 export const SubmitJobBody = Type.Object(
@@ -160,11 +160,22 @@ export const ProgressBody = Type.Object(
     fps: Type.Optional(Type.Number()),
     speed: Type.Optional(Type.Number()),
     message: Type.Optional(Type.String({ maxLength: 2000 })),
+    etaSeconds: Type.Optional(Type.Number({ minimum: 0 })),
     resumeData: Type.Optional(Type.Unknown({ description: "The attempt's checkpoint: what a later attempt may skip. Kept until the task completes." })),
   },
   { additionalProperties: false },
 );
 export type ProgressBody = Static<typeof ProgressBody>;
+
+/** The detail a progress report carries (null when it has none): what clients see while it runs. */
+export function progressDetailOf(body: ProgressBody): ProgressDetail | null {
+  const detail: ProgressDetail = {};
+  if (body.fps !== undefined) detail.fps = body.fps;
+  if (body.speed !== undefined) detail.speed = body.speed;
+  if (body.etaSeconds !== undefined) detail.etaSeconds = body.etaSeconds;
+  if (body.message !== undefined) detail.message = body.message;
+  return Object.keys(detail).length > 0 ? detail : null;
+}
 
 export const ProgressResponse = Type.Object({ state: LeaseState });
 export type ProgressResponse = Static<typeof ProgressResponse>;

@@ -29,6 +29,14 @@ export const ErrorBodySchema = Type.Object({
 const Timestamp = Type.String({ format: 'date-time' });
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
 
+export const ProgressDetailSchema = Type.Object({
+  fps: Type.Optional(Type.Number({ description: 'Frames per second ffmpeg is processing.' })),
+  speed: Type.Optional(Type.Number({ description: 'Multiple of real time.' })),
+  etaSeconds: Type.Optional(Type.Number({ minimum: 0, description: 'Estimated seconds until the attempt finishes.' })),
+  message: Type.Optional(Type.String()),
+});
+export type ProgressDetail = Static<typeof ProgressDetailSchema>;
+
 export const TaskSchema = Type.Object({
   id: Type.String(),
   jobId: Type.String(),
@@ -46,6 +54,7 @@ export const TaskSchema = Type.Object({
   startedAt: NullableTimestamp,
   finishedAt: NullableTimestamp,
   requires: Type.Array(Type.String(), { description: 'Capability tokens a worker must have to run this task (empty: any worker of the kind).' }),
+  progressDetail: Type.Union([ProgressDetailSchema, Type.Null()], { description: "The running attempt's latest fps, speed, ETA and message; null when not running." }),
 });
 export type Task = Static<typeof TaskSchema>;
 

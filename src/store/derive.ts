@@ -7,7 +7,7 @@
 // jsonb, bigint ms parsed to number) and reuses the mappers unchanged.
 import { ERROR_CATALOG, VidfleetError, type ErrorBody } from '../protocol/errors.js';
 import type { ClaimedTask } from '../protocol/api.js';
-import type { Artifact, Job, JobStatus, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
+import type { Artifact, Job, JobStatus, ProgressDetail, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
 import { isId } from './ids.js';
 import { isCapabilityToken } from '../protocol/capabilities.js';
 import { TASK_LOG_MAX_LINE_CHARS, type IdempotencyOptions, type JobEvent, type ListJobsFilter, type NewJob, type NewLogLine } from './store.js';
@@ -343,6 +343,8 @@ export interface TaskRow {
   max_run_ms: number | null;
   /** Capability tokens: JSON text in SQLite, text[] in PostgreSQL; null when none. */
   requires?: string | string[] | null;
+  /** JSON text (SQLite) or parsed JSON (PostgreSQL's json comes back parsed). */
+  progress_detail?: string | ProgressDetail | null;
   /** Set at claim (now + max_run_ms) for held tasks; heartbeats never move it. */
   run_deadline_at: number | null;
   created_at: number;
@@ -402,7 +404,13 @@ export function taskToWire(row: TaskRow): Task {
     startedAt: toIsoOrNull(row.started_at),
     finishedAt: toIsoOrNull(row.finished_at),
     requires: requiresFromRow(row.requires),
+    progressDetail: row.status === 'running' || row.status === 'canceling' ? detailFromRow(row.progress_detail) : null,
   };
+}
+
+function detailFromRow(value: string | ProgressDetail | null | undefined): ProgressDetail | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? (parseJson<ProgressDetail>(value) ?? null) : value;
 }
 
 function requiresFromRow(value: string | string[] | null | undefined): string[] {

@@ -9,7 +9,7 @@
 // - A job's status/progress/result/error are derived from its tasks inside the same
 //   transaction as the task change, so readers never see them disagree.
 // - Events are appended in the same transaction as the change they describe.
-import type { AckState, Artifact, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
+import type { AckState, Artifact, ProgressDetail, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
 
 export interface NewTask {
   kind: string;
@@ -86,6 +86,14 @@ export interface TaskLogLine {
 export const TASK_LOG_MAX_LINES = 2_000;
 /** Longest line kept; the rest is cut with a marker. */
 export const TASK_LOG_MAX_LINE_CHARS = 4_000;
+
+/** What a progress report may carry besides the fraction. */
+export interface ProgressExtra {
+  /** The attempt's checkpoint (replaces the previous one). */
+  resumeData?: unknown;
+  /** fps, speed, ETA, message: shown with the task; replaced by each report that has one. */
+  detail?: ProgressDetail;
+}
 
 /** A worker's batched reports (see AckBody in the protocol). */
 export interface TaskAcks {
@@ -180,7 +188,7 @@ export interface Store {
    * given, replaces the task's checkpoint so a later attempt resumes from it even if this worker
    * dies without reporting a failure.
    */
-  reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState>;
+  reportProgress(ref: AttemptRef, progress: number, extra?: ProgressExtra): Promise<LeaseState>;
   /**
    * Fenced, per item: marks attempts running (as a first progress report does) and completes
    * attempts (as completeTask), started before completed. Never throws for a stale attempt: it

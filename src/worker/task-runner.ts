@@ -56,6 +56,15 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * Seconds left if the rest goes at the pace so far; null until there is a pace to go by (1 s
+ * and 1 % in) or when done.
+ */
+export function estimateEta(elapsedMs: number, progress: number): number | null {
+  if (elapsedMs < 1_000 || progress < 0.01 || progress >= 1) return null;
+  return Math.round(((elapsedMs / 1000) * (1 - progress)) / progress * 10) / 10;
+}
+
 /** A fresh scratch directory under `parent`, which is created only when missing (one call less per task). */
 async function makeWorkDir(parent: string, prefix: string): Promise<string> {
   try {
@@ -118,6 +127,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
   const progressTimer = setInterval(() => void flushProgress(), PROGRESS_INTERVAL_MS);
 
   const uploads: Promise<unknown>[] = [];
+  const startedAt = performance.now();
   let workDir: string | null = null;
   const shipper = new LogShipper({ send: (lines) => client.appendTaskLogs(workerId, task.taskId, { attempt: task.attempt, lines }), log: env.log });
   try {
@@ -147,7 +157,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
       },
       onProgress: (update) => {
         lastProgress = Math.min(1, Math.max(0, update.progress));
-        latest = { ...update, progress: lastProgress };
+        const eta = update.etaSeconds ?? estimateEta(performance.now() - startedAt, lastProgress);
+        latest = { ...update, progress: lastProgress, ...(eta !== null && { etaSeconds: eta }) };
       },
       emitArtifact: async (artifact: ProducedArtifact) => {
         const upload = (async () => {

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VidfleetClient } from '../../src/client/api-client.js';
 import { startCoordinator } from '../../src/coordinator/server.js';
-import { fileUri } from '../../src/protocol/index.js';
+import { fileUri, type Job } from '../../src/protocol/index.js';
+import { describeDetail } from '../../src/cli/commands/jobs.js';
+import { estimateEta } from '../../src/worker/task-runner.js';
 import { LogShipper } from '../../src/worker/log-shipper.js';
 import { makeClip } from '../helpers/clips.js';
 import { startTestFleet, untilFinished, type TestFleet } from '../helpers/fleet.js';
@@ -63,6 +65,31 @@ describe('task logs', () => {
       client.close();
       await back.close();
     }
+  });
+});
+
+describe('live progress detail', () => {
+  it('a running task shows an ETA (and what the kind reports) to clients, and `vidfleet watch` text has it', async () => {
+    fleet = await startTestFleet({ workers: 1 });
+    const job = await fleet.client.submitJob({ kind: 'noop', input: 'none', params: { sleepMs: 4000 } });
+    let seen: Job | null = null;
+    for (let j = await fleet.client.getJob(job.id); !['completed', 'failed'].includes(j.status); j = await fleet.client.getJob(job.id)) {
+      if (j.tasks?.[0]?.progressDetail?.etaSeconds !== undefined) seen ??= j;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(seen, 'an ETA while it ran').not.toBeNull();
+    const eta = seen!.tasks![0]!.progressDetail!.etaSeconds!;
+    expect(eta).toBeGreaterThan(0);
+    expect(eta).toBeLessThan(10);
+    expect(describeDetail(seen!)).toMatch(/^ ETA 0:0\d$/);
+    expect((await fleet.client.getJob(job.id)).tasks?.[0]?.progressDetail).toBeNull();
+  });
+
+  it('estimates the time left from the pace so far', () => {
+    expect(estimateEta(500, 0.5)).toBeNull(); // too early to tell
+    expect(estimateEta(10_000, 0.005)).toBeNull();
+    expect(estimateEta(10_000, 0.25)).toBe(30);
+    expect(estimateEta(10_000, 1)).toBeNull();
   });
 });
 

@@ -127,11 +127,25 @@ export async function getCommand(args: Parsed, client: VidfleetClient): Promise<
 }
 
 /** Shows a progress bar until the job ends; exit code 0 when it completed, 1 otherwise. */
+/** " 48 fps 1.9x ETA 0:42" from the running tasks' latest detail (the first that has it). */
+export function describeDetail(job: Job): string {
+  const d = job.tasks?.find((t) => t.progressDetail)?.progressDetail;
+  if (!d) return '';
+  const parts: string[] = [];
+  if (d.fps !== undefined) parts.push(`${Math.round(d.fps)} fps`);
+  if (d.speed !== undefined) parts.push(`${d.speed.toFixed(1)}x`);
+  if (d.etaSeconds !== undefined) {
+    const s = Math.round(d.etaSeconds);
+    parts.push(`ETA ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`);
+  }
+  return parts.length > 0 ? ` ${parts.join(' ')}` : '';
+}
+
 export async function watchJob(client: VidfleetClient, jobId: string, json: boolean): Promise<number> {
   const bar = json ? null : new ProgressBar();
   let job = await client.getJob(jobId);
   while (!isTerminalJobStatus(job.status)) {
-    bar?.update(`${job.kind} ${job.id}`, job.progress, job.status);
+    bar?.update(`${job.kind} ${job.id}`, job.progress, `${job.status}${describeDetail(job)}`);
     job = await client.getJob(jobId, 1);
   }
   bar?.update(`${job.kind} ${job.id}`, job.status === 'completed' ? 1 : job.progress, job.status);

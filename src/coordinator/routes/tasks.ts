@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
   ARTIFACT_SHA256_HEADER, CompleteBody, FailBody, ProgressBody, TaskLogsBody, VidfleetError, isSafeStoreKey,
-  type ErrorBody, type FailResponse, type ProgressResponse,
+  progressDetailOf, type ErrorBody, type FailResponse, type ProgressResponse,
 } from '../../protocol/index.js';
 import type { AttemptRef } from '../../store/store.js';
 import type { CoordinatorDeps } from '../deps.js';
@@ -21,7 +21,11 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
   app.post(`${base}/progress`, { schema: { params: TaskParams, body: ProgressBody } }, async (request) => {
     const { workerId, taskId } = request.params as { workerId: string; taskId: string };
     const body = request.body as ProgressBody;
-    const state = await store.reportProgress({ workerId, taskId, attempt: body.attempt }, body.progress, body.resumeData);
+    const detail = progressDetailOf(body);
+    const state = await store.reportProgress({ workerId, taskId, attempt: body.attempt }, body.progress, {
+      ...(body.resumeData !== undefined && { resumeData: body.resumeData }),
+      ...(detail && { detail }),
+    });
     const response: ProgressResponse = { state };
     return response;
   });

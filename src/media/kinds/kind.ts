@@ -8,6 +8,8 @@ export interface ProgressUpdate {
   progress: number;
   fps?: number;
   speed?: number;
+  /** Seconds left, when the kind knows better than the worker's estimate from elapsed time. */
+  etaSeconds?: number;
   message?: string;
 }
 

@@ -109,7 +109,7 @@ export async function snapshot<T>(ctx: Ctx, fn: (c: Client) => Promise<T>): Prom
 const list = (table: string | null, cols: string) => (table ? cols.split(', ').map((c) => `${table}.${c}`).join(', ') : cols);
 const JOB = 'id, kind, input, params, priority, status, progress, error, result, created_at, updated_at, finished_at';
 const TASK =
-  'id, job_id, kind, input, params, priority, status, attempt, max_attempts, worker_id, lease_expires_at, run_after, progress, error, result, resume_data, max_run_ms, run_deadline_at, created_at, started_at, finished_at, requires';
+  'id, job_id, kind, input, params, priority, status, attempt, max_attempts, worker_id, lease_expires_at, run_after, progress, error, result, resume_data, max_run_ms, run_deadline_at, created_at, started_at, finished_at, requires, progress_detail';
 export const COLS = {
   job: (table: string | null = null) => list(table, JOB),
   task: (table: string | null = null) => list(table, TASK),

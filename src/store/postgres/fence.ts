@@ -5,7 +5,7 @@
 import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import { clampProgress, jsonText, type TaskRow } from '../derive.js';
-import type { AttemptRef } from '../store.js';
+import type { AttemptRef, ProgressExtra } from '../store.js';
 import { FENCE_SQL, q, tx, type Client, type Ctx } from './connection.js';
 import { finishJobs, lockedJobs, withJobLocks, type JobState, type LockedJobColumns } from './aggregate.js';
 import type { NewEvent } from './events.js';
@@ -56,25 +56,27 @@ export async function assertAttempt(ctx: Ctx, ref: AttemptRef): Promise<{ jobId:
 // The sub-select locks the row and hands the status it had before the update to RETURNING
 // (PostgreSQL before 18 has no OLD in RETURNING): one round trip for lock, check and write.
 const PROGRESS_SQL = `UPDATE tasks SET progress = COALESCE($4, tasks.progress), resume_data = COALESCE($6::json, tasks.resume_data),
+    progress_detail = COALESCE($7::json, tasks.progress_detail),
     started_at = CASE WHEN tasks.status = 'assigned' THEN $5 ELSE tasks.started_at END,
     status = CASE WHEN tasks.status = 'assigned' THEN 'running' ELSE tasks.status END
   FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
   WHERE tasks.id = was.id
   RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
 
-export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
-  return tx(ctx, (c) => progressHeld(c, ctx.now(), ref, progress, resumeData));
+export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, extra: ProgressExtra = {}): Promise<LeaseState> {
+  return tx(ctx, (c) => progressHeld(c, ctx.now(), ref, progress, extra));
 }
 
 /**
  * The body of reportProgress inside the caller's transaction. `progress` null keeps the current
  * value (a bare "started" acknowledgement). A refusal throws having changed nothing.
  */
-export async function progressHeld(c: Client, now: number, ref: AttemptRef, progress: number | null, resumeData?: unknown): Promise<LeaseState> {
+export async function progressHeld(c: Client, now: number, ref: AttemptRef, progress: number | null, extra: ProgressExtra = {}): Promise<LeaseState> {
   const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status'] }>(c, PROGRESS_SQL, ref, [
     progress === null ? null : clampProgress(progress),
     now,
-    resumeData === undefined ? null : jsonText(resumeData),
+    extra.resumeData === undefined ? null : jsonText(extra.resumeData),
+    extra.detail === undefined ? null : jsonText(extra.detail),
   ]);
   const events: NewEvent[] =
     row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running', data: { attempt: row.attempt, workerId: ref.workerId } }] : [];

@@ -5,7 +5,7 @@
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import * as artifacts from './artifacts.js';
 import { cancelJob } from './cancel.js';
 import { claimTasks } from './claim.js';
@@ -100,8 +100,8 @@ export class PostgresStore implements Store {
     return leases.heartbeat(this.ctx, workerId, tasks, leaseMs);
   }
 
-  async reportProgress(ref: AttemptRef, progress: number, resumeData?: unknown): Promise<LeaseState> {
-    return reportProgress(this.ctx, ref, progress, resumeData);
+  async reportProgress(ref: AttemptRef, progress: number, extra?: ProgressExtra): Promise<LeaseState> {
+    return reportProgress(this.ctx, ref, progress, extra);
   }
 
   async appendTaskLogs(ref: AttemptRef, lines: NewLogLine[]): Promise<void> {

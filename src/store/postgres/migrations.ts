@@ -139,6 +139,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX task_logs_task ON task_logs (task_id, id);
   ALTER TABLE tasks ADD COLUMN requires text[];
   `,
+  // 4: the latest progress detail of a running task (fps, speed, ETA, message)
+  `
+  ALTER TABLE tasks ADD COLUMN progress_detail json;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

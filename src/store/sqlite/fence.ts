@@ -5,7 +5,7 @@ import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import type { JobStatus } from '../../protocol/model.js';
 import { clampProgress, type TaskRow } from '../derive.js';
-import type { AttemptRef } from '../store.js';
+import type { AttemptRef, ProgressExtra } from '../store.js';
 import { FENCE_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { recomputeJob } from './jobs.js';
@@ -56,8 +56,8 @@ export function assertAttempt(ctx: Ctx, ref: AttemptRef): { jobId: string } {
   return immediate(ctx, () => ({ jobId: requireHeld(ctx, ref).job_id }));
 }
 
-export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, resumeData?: unknown): LeaseState {
-  return immediate(ctx, () => progressHeld(ctx, ref, progress, resumeData));
+export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, extra: ProgressExtra = {}): LeaseState {
+  return immediate(ctx, () => progressHeld(ctx, ref, progress, extra));
 }
 
 /**
@@ -65,17 +65,23 @@ export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, resu
  * null keeps the current value (a bare "started" acknowledgement). Throws before writing
  * anything when the attempt is not held.
  */
-export function progressHeld(ctx: Ctx, ref: AttemptRef, progress: number | null, resumeData?: unknown): LeaseState {
+export function progressHeld(ctx: Ctx, ref: AttemptRef, progress: number | null, extra: ProgressExtra = {}): LeaseState {
   const task = requireHeld(ctx, ref);
   const now = ctx.now();
   fencedUpdate(
     ctx,
     `UPDATE tasks SET progress = COALESCE(@progress, progress), resume_data = COALESCE(@resume, resume_data),
+       progress_detail = COALESCE(@detail, progress_detail),
        started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END,
        status = CASE WHEN status = 'assigned' THEN 'running' ELSE status END
      WHERE ${FENCE_SQL}`,
     ref,
-    { progress: progress === null ? null : clampProgress(progress), now, resume: resumeData === undefined ? null : JSON.stringify(resumeData) },
+    {
+      progress: progress === null ? null : clampProgress(progress),
+      now,
+      resume: extra.resumeData === undefined ? null : JSON.stringify(extra.resumeData),
+      detail: extra.detail === undefined ? null : JSON.stringify(extra.detail),
+    },
   );
   if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId });
   recomputeJob(ctx, task.job_id);

@@ -131,6 +131,10 @@ export const MIGRATIONS: readonly string[] = [
   -- "encoder:libwebp", "filter:zscale", "mount:media", "tag:gpu"); NULL: any worker of the kind.
   ALTER TABLE tasks ADD COLUMN requires TEXT;
   `,
+  // 4: the latest progress detail of a running task (fps, speed, ETA, message) as JSON
+  `
+  ALTER TABLE tasks ADD COLUMN progress_detail TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

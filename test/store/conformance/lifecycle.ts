@@ -65,11 +65,23 @@ export function lifecycleTests(h: Harness): void {
       expect((await h.eventTypes(job.id)).filter((t) => t === 'task.retrying')).toHaveLength(2);
     });
 
+    it('keeps the latest progress detail (fps, speed, ETA) while the task runs, none once it ends', async () => {
+      const job = await h.submit();
+      const w = await h.worker();
+      const c = await h.claimOne(w);
+      await h.store.reportProgress(ref(c, w), 0.2, { detail: { fps: 48, speed: 1.9, etaSeconds: 42, message: 'encoding' } });
+      expect(await h.task(job.id)).toMatchObject({ status: 'running', progress: 0.2, progressDetail: { fps: 48, speed: 1.9, etaSeconds: 42, message: 'encoding' } });
+      await h.store.reportProgress(ref(c, w), 0.5); // no detail: the last one stays
+      expect((await h.task(job.id))?.progressDetail).toMatchObject({ etaSeconds: 42 });
+      await h.store.completeTask(ref(c, w), null);
+      expect((await h.task(job.id))?.progressDetail).toBeNull();
+    });
+
     it('a checkpoint sent with progress reaches the next attempt even when the worker vanishes', async () => {
       await h.submit({ maxAttempts: 3 });
       const w = await h.worker();
       const first = await h.claimOne(w);
-      expect(await h.store.reportProgress(ref(first, w), 0.3, { shots: [0, 1] })).toBe('ok');
+      expect(await h.store.reportProgress(ref(first, w), 0.3, { resumeData: { shots: [0, 1] } })).toBe('ok');
       // Progress without a checkpoint keeps the last one.
       expect(await h.store.reportProgress(ref(first, w), 0.4)).toBe('ok');
       h.clock += LEASE + 1;
