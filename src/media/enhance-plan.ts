@@ -104,7 +104,7 @@ export function planEnhance(probe: ProbeReport, params: EnhanceParams, options: 
     ? ['-color_primaries', 'bt709', '-color_trc', 'bt709', '-colorspace', 'bt709']
     : [
         ...(v.colorPrimaries ? ['-color_primaries', v.colorPrimaries] : []),
-        ...(v.colorTransfer ? ['-color_trc', v.colorTransfer] : []),
+        ...(v.colorTransfer ? ['-color_trc', encoderTransferName(v.colorTransfer)] : []),
         ...(v.colorSpace ? ['-colorspace', v.colorSpace] : []),
       ];
 
@@ -124,12 +124,25 @@ export function planEnhance(probe: ProbeReport, params: EnhanceParams, options: 
   const subtitleArgs = convertible.length ? [...convertible.flatMap((s) => ['-map', `0:${s.index}`]), '-c:s', 'mov_text'] : ['-sn'];
 
   const vf = filters.join(',');
+  // -enc_time_base -1: encode in the demuxer's time base. Left to itself the encoder takes
+  // 1/frame-rate, and a variable-rate source whose frames come a few ms apart loses every frame
+  // that lands on an already used tick (corpus file 23, a screen recording: 30 of 63 frames kept).
   const args = [
     '-hide_banner', '-nostdin', '-v', 'error', '-nostats', '-progress', 'pipe:1', '-y',
     '-protocol_whitelist', PROTOCOL_WHITELIST, '-i', options.inputArg,
-    '-map', `0:${video.index}`, '-vf', vf, ...encode[codec], ...colour, '-fps_mode', 'vfr',
+    '-map', `0:${video.index}`, '-vf', vf, ...encode[codec], ...colour, '-fps_mode', 'vfr', '-enc_time_base:v', '-1',
     ...audioArgs, ...(audio.length ? [] : ['-an']), ...subtitleArgs, '-dn',
     '-map_chapters', '-1', '-max_muxing_queue_size', '4096', '-movflags', '+faststart', '-f', 'mp4', options.output,
   ];
   return { args, filters: vf, deinterlace, tonemap, audio, subtitles: { converted: convertible.length, dropped: subtitleStreams.length - convertible.length } };
+}
+
+/**
+ * ffprobe names transfer curves by av_color_transfer_name(), but the encoders' -color_trc option
+ * takes its own constants, which differ for two of them: ffprobe's "bt470m"/"bt470bg" are
+ * "gamma22"/"gamma28" there (a PAL MPEG-2 MXF, corpus file 21, failed to encode with
+ * "Undefined constant 'bt470bg'").
+ */
+export function encoderTransferName(probeName: string): string {
+  return ({ bt470m: 'gamma22', bt470bg: 'gamma28' } as Record<string, string>)[probeName] ?? probeName;
 }

@@ -139,6 +139,42 @@ describe('enhance on synthetic clips', () => {
   });
 });
 
+describe.runIf(HAVE_REAL_MEDIA)('enhance on more of the corpus: VFR, MXF, fragmented MP4, broken files', () => {
+  // Small and fast: the point is that each container and timing survives the trip, not quality.
+  // Every frame survives, with its own timestamp (no frame dropped or duplicated), in 8-bit
+  // BT.601/709 tags the encoder accepts. MP4 gives the last frame the duration of the one before
+  // it, so a source that holds its last frame (23 holds it 1.57 s) comes out that much shorter.
+  it.each([
+    ['05_phone_pixel-motionphoto_hevc-hvc1_vfr.mp4', 0.25],
+    ['23_vfr-extreme_screenrec_3026x1386.mp4', 1.6],
+    ['21_mxf_mpeg2-pal_opengop_freemxf.mxf', 0.25],
+    ['10_fmp4_moof_frag-buck-bunny.mp4', 0.25],
+  ] as const)('%s becomes a playable H.264 MP4 with every frame', async (name, tolerance) => {
+    const src = real(name);
+    const count = async (f: string) => Number((await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', f])).stdout.trim().replace(/,$/, ''));
+    const before = await probeFile(src);
+    const { result, file } = await enhance(src, { width: 320 });
+    expect(result.video).toMatchObject({ codec: 'h264', width: 320 });
+    expect(await count(file)).toBe(await count(src));
+    const length = before.streams[before.primaryVideo!]!.duration ?? before.duration!;
+    expect(Math.abs((result.duration ?? Number.NaN) - length)).toBeLessThan(tolerance);
+  });
+
+  it.each([
+    ['bad_01_truncated_pymediainfo-sample.mkv', ['INPUT_CORRUPT', 'NOT_A_VIDEO']],
+    ['bad_03_ts_undecodable-video_4xmp3-teletext.ts', ['NOT_A_VIDEO', 'INPUT_CORRUPT']],
+  ] as const)('%s fails with a clear, permanent error', async (name, codes) => {
+    const err = await enhance(real(name)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(VidfleetError);
+    expect(codes).toContain((err as VidfleetError).code);
+    expect((err as VidfleetError).retryable).toBe(false);
+    expect((err as VidfleetError).message).toContain(name);
+  });
+});
+
 describe.runIf(HAVE_REAL_MEDIA)('enhance on real files', () => {
   it('03 iPhone rot90: portrait output, AAC copied', async () => {
     const src = real('03_phone_iphone4s_rot90_moov-end.mov');

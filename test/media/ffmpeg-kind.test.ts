@@ -3,7 +3,7 @@
 // stops the child.
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegRunner } from '../../src/media/kinds/ffmpeg.js';
@@ -11,6 +11,7 @@ import type { MountPoint } from '../../src/media/logical-paths.js';
 import { probeFile } from '../../src/media/probe.js';
 import { VidfleetError, type FfmpegResult } from '../../src/protocol/index.js';
 import { CLIP_DIR, makeClip, taskContext } from '../helpers/clips.js';
+import { HAVE_REAL_MEDIA, REAL_MEDIA_DIR, realMediaFiles } from '../helpers/shared-media.js';
 
 const run = promisify(execFile);
 const media = join(CLIP_DIR, 'media');
@@ -169,5 +170,43 @@ describe('ffmpeg kind', () => {
     const { stdout } = await run('ps', ['-eo', 'args']);
     expect(stdout).not.toContain(rec.ctx.workDir);
     expect(rec.artifacts).toEqual([]);
+  });
+});
+
+describe.runIf(HAVE_REAL_MEDIA)('ffmpeg kind on the real-world corpus, through a read-only mount', () => {
+  const corpus = (): Map<string, MountPoint> => new Map([['corpus', { path: REAL_MEDIA_DIR, writable: false }]]);
+  const { good, bad } = realMediaFiles();
+
+  it.each(good.map((f) => basename(f)))('ffprobe reads %s as JSON, and a stream copy of its first seconds plays', async (name) => {
+    const probe = taskContext('none', { tool: 'ffprobe', args: ['-v', 'error', '-of', 'json', '-show_streams', `$corpus/${name}`] });
+    probe.ctx.mounts = corpus();
+    const probed = (await ffmpegRunner.run(probe.ctx)) as FfmpegResult;
+    const streams = (probed.output as { streams: { codec_type: string }[] }).streams;
+    expect(streams.some((s) => s.codec_type === 'video')).toBe(true);
+
+    // Matroska takes every codec here by stream copy, except MPEG-2 from this MXF (open GOP:
+    // its leading B-frames carry no usable timestamps, and every muxer refuses them), which is
+    // re-encoded instead.
+    const target = 'first.mkv';
+    const codec = name.endsWith('.mxf') ? ['-c:v', 'libx264', '-preset', 'ultrafast'] : ['-c', 'copy'];
+    const copy = taskContext('none', { args: ['-i', `$corpus/${name}`, '-map', '0:v:0', '-t', '1', ...codec, `$out/${target}`] });
+    copy.ctx.mounts = corpus();
+    const copied = (await ffmpegRunner.run(copy.ctx)) as FfmpegResult;
+    expect(copied.artifacts.map((a) => a.name)).toEqual([target]);
+    expect((await probeFile(copy.artifacts[0]!.path)).primaryVideo).not.toBeNull();
+  });
+
+  it.each(bad.filter((f) => !basename(f).startsWith('bad_04')).map((f) => basename(f)))('decoding %s fails with the reason ffmpeg gave, not retried', async (name) => {
+    const rec = taskContext('none', { args: ['-v', 'error', '-xerror', '-i', `$corpus/${name}`, '-map', '0:v:0', '-f', 'null', '-'] });
+    rec.ctx.mounts = corpus();
+    const err = await ffmpegRunner.run(rec.ctx).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(VidfleetError);
+    expect((err as VidfleetError).retryable).toBe(false);
+    expect((err as VidfleetError).message.length).toBeGreaterThan(20);
+    // Real mount paths are shown as their variables.
+    expect((err as VidfleetError).message).not.toContain(REAL_MEDIA_DIR);
   });
 });
