@@ -14,7 +14,6 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { VidfleetClient } from '../src/client/api-client.js';
 import { startLocalFleet } from '../src/cli/local-fleet.js';
-import { probeFile } from '../src/media/probe.js';
 import { generateSampleClip } from '../src/media/sample.js';
 import { fileUri, isKindName, type Job } from '../src/protocol/index.js';
 import { ffmpegVersionLine, machineLine, summarize, writeResultsSection, type Summary } from './results.js';
@@ -37,21 +36,40 @@ const grabArgs = (input: string, t: number, out: string): string[] => [
   '-skip_frame', 'nokey', '-ss', t.toFixed(3), '-i', input, '-frames:v', '1', '-an', '-sn', '-vf', `scale=${WIDTH}:-2`, out,
 ];
 
-/** The bare ways a user would make the 10 images; the bench keeps the fastest. */
-function bareVariants(input: string, times: number[], dir: string): Record<string, () => Promise<void>> {
+/** Evenly spaced times need the duration: a script asks ffprobe first, as the kind does. */
+function probeDuration(input: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', input], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`ffprobe exited ${code}`))));
+  });
+}
+
+const evenlySpaced = (duration: number): number[] => Array.from({ length: COUNT }, (_, i) => ((i + 0.5) * duration) / COUNT);
+
+/**
+ * The bare ways a user would make the 10 images of a file, each starting, as the kind does,
+ * from the file alone (ffprobe for the duration, then the grabs); the bench keeps the fastest.
+ */
+function bareVariants(input: string, dir: string): Record<string, () => Promise<void>> {
   const out = (v: string, i: number): string => join(dir, `${v}-${String(i + 1).padStart(2, '0')}.jpg`);
   return {
-    'one ffmpeg per image, one after another': async () => {
+    'ffprobe, then one ffmpeg per image, one after another': async () => {
+      const times = evenlySpaced(await probeDuration(input));
       for (const [i, t] of times.entries()) await ffmpeg(grabArgs(input, t, out('seq', i)));
     },
-    'one ffmpeg per image, two at a time (2 cores)': async () => {
+    'ffprobe, then one ffmpeg per image, two at a time (2 cores)': async () => {
+      const times = evenlySpaced(await probeDuration(input));
       const queue = [...times.entries()];
       const lane = async (): Promise<void> => {
         for (let next = queue.shift(); next; next = queue.shift()) await ffmpeg(grabArgs(input, next[1], out('par', next[0])));
       };
       await Promise.all([lane(), lane()]);
     },
-    'one ffmpeg, 10 seeked inputs, 10 outputs': async () => {
+    'ffprobe, then one ffmpeg with 10 seeked inputs and 10 outputs': async () => {
+      const times = evenlySpaced(await probeDuration(input));
       const args: string[] = [];
       for (const t of times) args.push('-skip_frame', 'nokey', '-ss', t.toFixed(3), '-i', input);
       times.forEach((_, i) => args.push('-map', `${i}:v:0`, '-frames:v', '1', '-vf', `scale=${WIDTH}:-2`, out('one', i)));
@@ -73,9 +91,6 @@ async function main(): Promise<void> {
     process.stderr.write(`generating ${source} (1080p25, 5 min, GOP 2 s)…\n`);
     await generateSampleClip(source, { seconds: 300, width: 1920, height: 1080 });
   }
-  const duration = (await probeFile(source)).duration ?? 300;
-  // The kind's evenly spaced times: the middle of COUNT equal parts.
-  const times = Array.from({ length: COUNT }, (_, i) => ((i + 0.5) * duration) / COUNT);
   const fleet = await startLocalFleet({ port: 0, dataDir: join(dir, 'data'), workers: 1, workerConcurrency: 1, workerLog: 'file' });
   const client = new VidfleetClient(fleet.coordinator.url);
   const runJob = async (kind: string, params: Record<string, unknown>): Promise<Job> => {
@@ -84,7 +99,7 @@ async function main(): Promise<void> {
     if (done.status !== 'completed') throw new Error(`${kind} job ${job.id} ${done.status}: ${done.error?.message}`);
     return done;
   };
-  const variants = bareVariants(source, times, dir);
+  const variants = bareVariants(source, dir);
   const bare = new Map<string, number[]>(Object.keys(variants).map((k) => [k, []]));
   const viaVidfleet: number[] = [];
   const extras = new Map<string, { params: Record<string, unknown>; samples: number[] }>();
@@ -115,7 +130,7 @@ async function main(): Promise<void> {
   const row = (name: string, s: Summary): string => `| ${name} | ${s.n} | ${s.median.toFixed(1)} | ${s.p90.toFixed(1)} | ${s.mean.toFixed(1)} |`;
   const section = [
     `Source: ${values.source ?? 'synthetic 1920x1080 25 fps H.264, 5 min, keyframe every 2 s'}; ${COUNT} images at the middles of ${COUNT} equal parts, ${WIDTH} px wide JPEG, keyframe mode (the keyframe at or before each time, decoded alone).`,
-    'vidfleet side: one `screenshots` job (count 10, mode keyframe): HTTP submit → claim → one local worker process (concurrency 1, SQLite) runs ffmpeg, uploads each image as it is made (SHA-256), completes → the client long-poll returns. Bare side: each way below, timed in the same rounds; the fastest median is the reference.',
+    'vidfleet side: one `screenshots` job (count 10, mode keyframe): HTTP submit → claim → one local worker process (concurrency 1, SQLite) probes the file and runs ffmpeg, uploads each image as it is made (SHA-256), completes → the client long-poll returns. Bare side: each way below starts from the file alone (ffprobe for the duration, as the job does, then the grabs), timed in the same rounds; the fastest median is the reference.',
     '',
     '| what | runs | median ms | p90 ms | mean ms |',
     '| --- | ---: | ---: | ---: | ---: |',
