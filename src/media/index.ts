@@ -1,11 +1,13 @@
 // The media layer: ffmpeg/ffprobe runners and the job kinds a worker can run.
 import type { KindName } from '../protocol/index.js';
 import type { KindRunner } from './kinds/kind.js';
+import { contactSheetRunner } from './kinds/contact-sheet.js';
 import { enhanceRunner } from './kinds/enhance.js';
 import { ffmpegRunner } from './kinds/ffmpeg.js';
 import { noopRunner } from './kinds/noop.js';
 import { probeRunner } from './kinds/probe.js';
 import { screenshotsRunner } from './kinds/screenshots.js';
+import { spriteRunner } from './kinds/sprite.js';
 import { thumbnailRunner } from './kinds/thumbnail.js';
 
 /** Every kind this worker implements, by name; the worker registers with these keys. */
@@ -15,6 +17,8 @@ export const KIND_RUNNERS = {
   enhance: enhanceRunner,
   ffmpeg: ffmpegRunner,
   screenshots: screenshotsRunner,
+  'contact-sheet': contactSheetRunner,
+  sprite: spriteRunner,
   noop: noopRunner,
 } as const satisfies Partial<Record<KindName, KindRunner>>;
 
@@ -22,6 +26,8 @@ export type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '
 export { probeRunner } from './kinds/probe.js';
 export { thumbnailRunner } from './kinds/thumbnail.js';
 export { screenshotsRunner } from './kinds/screenshots.js';
+export { contactSheetRunner } from './kinds/contact-sheet.js';
+export { spriteRunner } from './kinds/sprite.js';
 export { jpegQscale, scaleFilter, stillChain, STILL_FORMATS, type StillChain, type StillChainOptions, type StillFormat, type StillSource } from './stills.js';
 export { ffmpegRunner, parseFfmpegTime } from './kinds/ffmpeg.js';
 export { enhanceRunner } from './kinds/enhance.js';

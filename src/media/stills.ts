@@ -1,8 +1,9 @@
-// The filter chain every still image goes through (thumbnail, screenshots; contact sheets and
-// sprites later), so they all show a frame the way a player does:
+// The filter chain every still image goes through (thumbnail, screenshots, contact sheets,
+// sprites), so they all show a frame the way a player does:
 //
-//   [deinterlace] → [rotate, only when we deinterlace] → scale to display aspect → [tone map]
-//   → pick (thumbnail=N, tile, … from the caller) → 8-bit format for the encoder → showinfo
+//   [deinterlace] → [rotate, only when we deinterlace] → thin (fps=…, from the caller)
+//   → scale to display aspect → [tone map] → pick (thumbnail=N, tile, … from the caller)
+//   → 8-bit format for the encoder → showinfo
 //
 // Interlaced video is deinterlaced before anything resizes rows (bwdif, one frame per frame;
 // `deint=interlaced` touches only frames flagged interlaced, so it is safe when we do not know).
@@ -26,7 +27,12 @@ export interface StillChainOptions {
   width?: number;
   height?: number;
   format: StillFormat;
-  /** Filters that choose or combine frames (`thumbnail=50`, later `tile=4x4`): they see scaled SDR frames. */
+  /**
+   * Filters that drop most frames (`fps=1/10`), placed before scaling and tone mapping so those
+   * run on the frames kept only; after the deinterlacer, which needs each frame's neighbours.
+   */
+  thin?: readonly string[];
+  /** Filters that choose or combine frames (`thumbnail=50`, `tile=10x10`): they see scaled SDR frames. */
   pick?: readonly string[];
   /** Names the showinfo instance (`showinfo@<tag>`) so its line can be found in the log. */
   tag: string;
@@ -159,11 +165,16 @@ function toneMapFilters(source: StillSource, curve: 'hdr10' | 'hlg', zscale: boo
   ];
 }
 
+/** The pixel format each still encoder is given: JPEG full-range 4:2:0, WebP 4:2:0, PNG RGB. */
+export function stillPixelFormat(format: StillFormat): string {
+  return format === 'png' ? 'rgb24' : format === 'jpeg' ? 'yuvj420p' : 'yuv420p';
+}
+
 /** The last steps: an 8-bit format the encoder takes, then showinfo (on YUV, so plane 0 is luma). */
 function outputFilters(format: StillFormat, tag: string): string[] {
   const info = ['sidedata=mode=delete', `showinfo@${tag}`]; // side data (Dolby Vision RPUs…) would flood the log
-  if (format === 'png') return ['format=yuv444p', ...info, 'format=rgb24'];
-  return [`format=${format === 'jpeg' ? 'yuvj420p' : 'yuv420p'}`, ...info];
+  if (format === 'png') return ['format=yuv444p', ...info, `format=${stillPixelFormat(format)}`];
+  return [`format=${stillPixelFormat(format)}`, ...info];
 }
 
 export function stillChain(source: StillSource | null, options: StillChainOptions): StillChain {
@@ -177,7 +188,7 @@ export function stillChain(source: StillSource | null, options: StillChainOption
       filters.push(...rotationFilters(source.rotation));
     }
   }
-  filters.push(scaleFilter(options.width, options.height));
+  filters.push(...(options.thin ?? []), scaleFilter(options.width, options.height));
   const tone = toneMapOf(source);
   if (source && tone) {
     if (tone.assumed) warnings.push(`the video is ${source.bitDepth ?? 10}-bit ${source.colorSpace} with no transfer tag; assumed HDR10 (PQ) and tone-mapped it`);

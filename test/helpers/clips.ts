@@ -3,6 +3,7 @@
 // run kinds on them. Each option set is made once per test process and shared; everything
 // lives in one temp dir removed at exit.
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { copyFile, open, stat, writeFile } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import type { ProducedArtifact, ProgressUpdate, TaskContext } from '../../src/media/kinds/kind.js';
+import { VidfleetError } from '../../src/protocol/index.js';
 
 const run = promisify(execFile);
 const FFMPEG = process.env.VIDFLEET_FFMPEG || 'ffmpeg';
@@ -263,4 +265,29 @@ export async function startMediaServer(): Promise<MediaServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** Whether an ffmpeg process whose arguments contain `token` (a unique file name) is running. */
+async function ffmpegRunningWith(token: string): Promise<boolean> {
+  const { stdout } = await run('ps', ['-eo', 'args']);
+  return stdout.split('\n').some((l) => l.startsWith('ffmpeg ') && l.includes(token));
+}
+
+/**
+ * Runs a kind on a uniquely named copy of `clip`, aborts as soon as its ffmpeg is running, and
+ * reports what the kind did with the abort: what it rejected with (should be the reason itself)
+ * and whether any of its ffmpeg outlived it.
+ */
+export async function cancelWhileFfmpegRuns(runKind: (ctx: TaskContext) => Promise<unknown>, clip: string, params: Record<string, unknown>) {
+  const token = randomUUID();
+  const rec = taskContext(await copyClip(clip, `cancel-${token}.mp4`), params);
+  const outcome = runKind(rec.ctx).then(
+    () => null,
+    (e: unknown) => e,
+  );
+  while (!(await ffmpegRunningWith(token))) await new Promise((r) => setTimeout(r, 20));
+  const reason = new VidfleetError('TASK_NOT_RUNNABLE', 'Attempt stopped: cancel');
+  rec.controller.abort(reason);
+  const rejectedWith = await outcome;
+  return { rec, reason, rejectedWith, ffmpegLeft: await ffmpegRunningWith(token) };
 }

@@ -43,9 +43,9 @@ export async function look(path: string, filter = 'null', inputArgs: string[] = 
 /** Mean absolute difference of two equally sized buffers. */
 export const mad = (a: Buffer, b: Buffer): number => a.reduce((s, v, i) => s + Math.abs(v - (b[i] ?? 0)), 0) / a.length;
 
-/** Max minus min grey level at 16x16: more than ~8 means the image shows something. */
-export async function spread(path: string): Promise<number> {
-  const px = await raw(path, 'scale=16:16:flags=area,format=gray');
+/** Max minus min grey level at 16x16 (after `filter`, e.g. a crop): more than ~8 means the image shows something. */
+export async function spread(path: string, filter = 'null'): Promise<number> {
+  const px = await raw(path, `${filter},scale=16:16:flags=area,format=gray`);
   return Math.max(...px) - Math.min(...px);
 }
 
@@ -67,4 +67,20 @@ export async function combing(path: string, filter = 'null', inputArgs: string[]
     }
   }
   return sum / ((rows - 2) * width);
+}
+
+/**
+ * An HDR frame as tone mapping should show it, made independently of vidfleet (zscale with every
+ * colour parameter spelled out rather than read from the frame, hable, BT.709), and as the naive
+ * conversion that ignores the transfer shows it (grey and flat for PQ, pale for HLG).
+ */
+export async function hdrReferences(path: string, transfer: string, width: number, height: number, atSeconds: number): Promise<{ reference: Look; naive: Look }> {
+  const at = ['-ss', String(atSeconds)];
+  const size = `scale=${width}:${height}`;
+  const reference = await look(
+    path,
+    `${size},format=yuv444p10le,zscale=tin=${transfer}:min=bt2020nc:pin=bt2020:rin=limited:t=linear:npl=100:p=bt2020:m=bt2020nc,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv444p`,
+    at,
+  );
+  return { reference, naive: await look(path, size, at) };
 }

@@ -1,18 +1,13 @@
-import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { basename, join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { validateParams } from '../../src/coordinator/params.js';
 import { screenshotsRunner } from '../../src/media/kinds/screenshots.js';
 import { batchSize, planShots, reusableShots } from '../../src/media/kinds/screenshots-plan.js';
 import { probeFile } from '../../src/media/probe.js';
 import { VidfleetError, type ScreenshotsResult } from '../../src/protocol/index.js';
-import { copyClip, makeBlackClip, makeBlackStartClip, makeClip, makeInterlacedClip, makeTextFile, makeTruncatedMp4, taskContext } from '../helpers/clips.js';
-import { combing, imageInfo, look, mad, raw, spread } from '../helpers/images.js';
+import { cancelWhileFfmpegRuns, makeBlackClip, makeBlackStartClip, makeClip, makeInterlacedClip, makeTextFile, makeTruncatedMp4, taskContext } from '../helpers/clips.js';
+import { combing, hdrReferences, imageInfo, look, mad, raw, spread } from '../helpers/images.js';
 import { HAVE_REAL_MEDIA, REAL_MEDIA_DIR, realMediaFiles } from '../helpers/shared-media.js';
-
-const run = promisify(execFile);
 
 async function shots(input: string, params: Record<string, unknown> = {}, resumeData: unknown = null) {
   const rec = taskContext(input, params, resumeData);
@@ -211,19 +206,9 @@ describe('screenshots of synthetic clips', () => {
   });
 
   it('cancel stops ffmpeg at once and rethrows the reason', async () => {
-    const token = randomUUID();
-    const clip = await copyClip(await makeInterlacedClip(), `cancel-${token}.mp4`);
-    const rec = taskContext(clip, { count: 100, mode: 'exact' });
-    const outcome = screenshotsRunner.run(rec.ctx).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    const ffmpegRunning = async () => (await run('ps', ['-eo', 'args'])).stdout.split('\n').some((l) => l.startsWith('ffmpeg ') && l.includes(token));
-    while (!(await ffmpegRunning())) await new Promise((r) => setTimeout(r, 20));
-    const reason = new VidfleetError('TASK_NOT_RUNNABLE', 'Attempt stopped: cancel');
-    rec.controller.abort(reason);
-    expect(await outcome).toBe(reason);
-    expect(await ffmpegRunning()).toBe(false);
+    const { rec, reason, rejectedWith, ffmpegLeft } = await cancelWhileFfmpegRuns((ctx) => screenshotsRunner.run(ctx), await makeInterlacedClip(), { count: 100, mode: 'exact' });
+    expect(rejectedWith).toBe(reason);
+    expect(ffmpegLeft).toBe(false);
     expect(rec.artifacts.length).toBeLessThan(100);
   });
 
@@ -307,14 +292,7 @@ describe.skipIf(!HAVE_REAL_MEDIA)('screenshots on the real-world corpus', () => 
     const { result, file: out } = await shots(file(prefix), { times: [0.5], mode: 'exact', width: 161 });
     const s = result.screenshots[0];
     if (!s) throw new Error('no screenshot');
-    const at = ['-ss', String(s.actualTime)];
-    const size = `scale=${s.width}:${s.height}`;
-    const reference = await look(
-      file(prefix),
-      `${size},format=yuv444p10le,zscale=tin=${transfer}:min=bt2020nc:pin=bt2020:rin=limited:t=linear:npl=100:p=bt2020:m=bt2020nc,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv444p`,
-      at,
-    );
-    const naive = await look(file(prefix), size, at);
+    const { reference, naive } = await hdrReferences(file(prefix), transfer, s.width, s.height, s.actualTime ?? 0);
     const ours = await look(out(s.artifact));
     expect(Math.abs(ours.luma - reference.luma)).toBeLessThan(8);
     expect(mad(ours.rgb, reference.rgb)).toBeLessThan(6);

@@ -1,11 +1,13 @@
 // The registry of job kinds the wire protocol knows: name → parameter schema. The coordinator
 // validates submissions against it; workers implement the same names in media/kinds.
 import type { TObject } from '@sinclair/typebox';
+import { ContactSheetParamsSchema, contactSheetDrawsText, contactSheetParamsProblem } from './contact-sheet.js';
 import { EnhanceParamsSchema, enhanceParamsProblem } from './enhance.js';
 import { FfmpegParamsSchema, ffmpegParamsProblem, ffmpegReadsInput, ffmpegRequirements } from './ffmpeg.js';
 import { NoopParamsSchema } from './noop.js';
 import { ProbeParamsSchema } from './probe.js';
 import { ScreenshotsParamsSchema, screenshotsParamsProblem } from './screenshots.js';
+import { SpriteParamsSchema, spriteParamsProblem } from './sprite.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
 
 export interface KindSpec {
@@ -87,6 +89,30 @@ export const KINDS = {
     refine: screenshotsParamsProblem,
     requires: stillRequirements,
   },
+  'contact-sheet': {
+    name: 'contact-sheet',
+    description:
+      'One image with a grid of frames from across the video (middles of equal parts), each with its time, under a band describing the file (name, duration, size, resolution, frame rate, codecs).',
+    params: ContactSheetParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 30 * 60_000,
+    readsInput: true,
+    refine: contactSheetParamsProblem,
+    // drawtext is built only with libfreetype; without text the sheet needs nothing extra.
+    requires: (params) => [...stillRequirements(params), ...(contactSheetDrawsText(params) ? ['filter:drawtext'] : [])],
+  },
+  sprite: {
+    name: 'sprite',
+    description:
+      'Thumbnail sprite sheets (a grid per sheet) and a WebVTT thumbnails track (sprite.vtt, cues like sprite-001.jpg#xywh=0,0,160,90) for scrubbing previews in web players; each sheet is stored as soon as it is made and a retry keeps those.',
+    params: SpriteParamsSchema,
+    maxAttempts: 3,
+    // exact mode at a short interval decodes the whole file: a feature film at 4K takes a while.
+    maxRunMs: 3 * 3_600_000,
+    readsInput: true,
+    refine: spriteParamsProblem,
+    requires: stillRequirements,
+  },
   noop: {
     name: 'noop',
     description: 'Does no media work (optionally sleeps sleepMs): for measuring dispatch overhead and checking a fleet end to end.',
@@ -114,9 +140,11 @@ export function isKindName(value: string): value is KindName {
   return Object.hasOwn(KINDS, value);
 }
 
+export * from './contact-sheet.js';
 export * from './enhance.js';
 export * from './ffmpeg.js';
 export * from './noop.js';
 export * from './probe.js';
 export * from './screenshots.js';
+export * from './sprite.js';
 export * from './thumbnail.js';

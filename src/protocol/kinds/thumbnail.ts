@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 export const THUMBNAIL_FORMATS = ['jpeg', 'webp', 'png'] as const;
 export type ThumbnailFormat = (typeof THUMBNAIL_FORMATS)[number];
 
-/** Image format of every still kind (thumbnail, screenshots). */
+/** Image format of every still kind (thumbnail, screenshots, contact-sheet, sprite). */
 export const StillFormatSchema = Type.Union([Type.Literal('jpeg'), Type.Literal('webp'), Type.Literal('png')], {
   description: 'jpeg (default), webp or png (lossless; quality does not apply)',
 });
