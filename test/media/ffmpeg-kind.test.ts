@@ -6,7 +6,7 @@ import { copyFile, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/pro
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ffmpegRunner } from '../../src/media/kinds/ffmpeg.js';
+import { assertOutputCount, ffmpegRunner, MAX_OUTPUT_FILES } from '../../src/media/kinds/ffmpeg.js';
 import type { MountPoint } from '../../src/media/logical-paths.js';
 import { probeFile } from '../../src/media/probe.js';
 import { VidfleetError, type FfmpegResult } from '../../src/protocol/index.js';
@@ -76,6 +76,20 @@ describe('ffmpeg kind', () => {
     const line = rec.logs.find((l) => l.startsWith('ffmpeg '))!;
     expect(line).toContain('-protocol_whitelist file -format_whitelist -i $media/in.mp4');
     expect(line).not.toContain(media);
+  });
+
+  it("streams ffmpeg's lines into the task log with mount directories shown as their $variables", async () => {
+    // -v info so ffmpeg prints its input dump (which names the input file) on stderr.
+    const { rec } = await ok(['-v', 'info', '-i', '$media/in.mp4', '-t', '0.5', '-c', 'copy', '$out/short.mkv']);
+    const text = rec.logs.join('\n');
+    expect(text).toMatch(/Input #0, mov,mp4.*from '\$media\/in\.mp4'/);
+    expect(text).not.toContain(media);
+  });
+
+  it('refuses to upload more files than a job may have artifacts', () => {
+    expect(() => assertOutputCount(10, 10)).not.toThrow();
+    expect(() => assertOutputCount(11, 10)).toThrow(/wrote 11 files under \$out; a job may produce at most 10 artifacts/);
+    expect(MAX_OUTPUT_FILES).toBe(10_000);
   });
 
   it('uploads every file of an HLS output under $out/hls/ with its sub-path and type', async () => {

@@ -16,6 +16,8 @@ import type { KindRunner, TaskContext } from './kind.js';
 /** ffprobe output larger than this is only an artifact, not inlined in the job result. */
 const MAX_INLINE_OUTPUT = 1024 * 1024;
 const UPLOAD_CONCURRENCY = 4;
+/** Artifacts one command may leave in $out: each is a row and a blob, and a runaway image2 pattern can write millions. */
+export const MAX_OUTPUT_FILES = 10_000;
 const LOG_TAIL = 4000;
 
 /** ffmpeg's time syntax: "[-][HH:]MM:SS[.m…]" or "[-]S+[.m…][s|ms|us]" → seconds. */
@@ -78,6 +80,16 @@ function commandFailure(tool: FfmpegTool, res: RunResult, command: MappedCommand
   });
 }
 
+/** Refuses a command that left more files in $out than a job may have artifacts. */
+export function assertOutputCount(count: number, limit = MAX_OUTPUT_FILES): void {
+  if (count <= limit) return;
+  throw new VidfleetError(
+    'FFMPEG_FAILED',
+    `ffmpeg wrote ${count} files under $out; a job may produce at most ${limit} artifacts. Write fewer, larger files (longer HLS segments, a video instead of an image per frame), or write to a :rw mount.`,
+    { retryable: false },
+  );
+}
+
 /** Every regular file under dir, as paths relative to it with "/" separators (symbolic links are skipped). */
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true });
@@ -105,7 +117,7 @@ async function uploadAll(ctx: TaskContext, outDir: string, names: string[]): Pro
 }
 
 async function runProbe(ctx: TaskContext, command: MappedCommand, argv: string[], outDir: string): Promise<FfmpegResult> {
-  const res = await runProcess(ffprobeBinary(), argv, { signal: ctx.signal, cwd: outDir, timeoutMs: 30 * 60_000 });
+  const res = await runProcess(ffprobeBinary(), argv, { signal: ctx.signal, cwd: outDir, timeoutMs: 30 * 60_000, onStderrLine: (line) => ctx.toolLog(showLogical(line, command)) });
   if (res.exitCode !== 0) throw commandFailure('ffprobe', res, command);
   const text = showLogical(res.stdout, command);
   let output: unknown = text;
@@ -159,11 +171,18 @@ export const ffmpegRunner: KindRunner = {
       },
       { duration },
     );
-    const res = await runProcess(ffmpegBinary(), argv, { signal: ctx.signal, cwd: outDir, onStdout: (t) => parser.push(t) });
+    const res = await runProcess(ffmpegBinary(), argv, {
+      signal: ctx.signal,
+      cwd: outDir,
+      onStdout: (t) => parser.push(t),
+      // The live task log, with mount directories shown as their $variables.
+      onStderrLine: (line) => ctx.toolLog(showLogical(line, command)),
+    });
     parser.end();
     if (res.exitCode !== 0) throw commandFailure('ffmpeg', res, command);
 
     const names = await filesUnder(outDir);
+    assertOutputCount(names.length);
     for (const wanted of params.outputs ?? []) {
       if (!names.includes(wanted.slice('$out/'.length))) {
         throw new VidfleetError('FFMPEG_FAILED', `ffmpeg finished but did not write ${wanted}, which the job lists in outputs. Last output: ${lastLines(showLogical(res.stderr, command), 4)}`, { retryable: false });
