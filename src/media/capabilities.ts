@@ -81,12 +81,9 @@ export async function hasEncoder(name: string): Promise<boolean> {
 export interface FormatCatalog {
   /** Every demuxer name (aliases split: "mov,mp4,…" gives each). */
   demuxers: string[];
-  /** libavdevice input/output device names. */
-  devices: string[];
-  filters: string[];
 }
 
-/** `ffmpeg -demuxers` / `-devices` lines look like " D  mov,mp4,m4a   QuickTime / MOV" after a "--" rule. */
+/** `ffmpeg -demuxers` lines look like " D  mov,mp4,m4a   QuickTime / MOV" after a "--" rule. */
 export function parseFormatList(output: string): string[] {
   const lines = output.split(/\r?\n/);
   const start = lines.findIndex((l) => /^\s*-{2,}\s*$/.test(l));
@@ -105,8 +102,8 @@ export function detectFormats(): Promise<FormatCatalog> {
   let pending = catalogs.get(bin);
   if (!pending) {
     pending = (async () => {
-      const [demuxers, devices, filters] = await Promise.all([ask(['-demuxers']), ask(['-devices']), ask(['-filters'])]);
-      return { demuxers: parseFormatList(demuxers), devices: parseFormatList(devices), filters: parseFilters(filters) };
+      // Filters come with detectCapabilities(); capture devices are refused by name (DEVICE_FORMATS).
+      return { demuxers: parseFormatList(await ask(['-demuxers'])) };
     })();
     pending.catch(() => catalogs.delete(bin));
     catalogs.set(bin, pending);
