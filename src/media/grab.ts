@@ -17,6 +17,7 @@ import { errorLines, shownFrame, sniffInputVideo } from './ffmpeg-log.js';
 import { ffmpegBinary, ffmpegInputArg, PROTOCOL_WHITELIST, runProcess } from './process.js';
 import { createProgressParser, type ProgressSnapshot } from './progress.js';
 import { STILL_FORMATS, type StillChain, type StillFormat } from './stills.js';
+import type { TaskContext } from './kinds/kind.js';
 
 export type SeekMode =
   /** The first frame at or after `time` (decoded forward from the keyframe before it). */
@@ -64,6 +65,14 @@ export interface GrabRequest {
   action: string;
   timeoutMs: number;
   onProgress?: (s: ProgressSnapshot) => void;
+}
+
+/**
+ * The parts of a grab that come from the task: its input, its stop signal and both logs (the
+ * worker's, and the task log ffmpeg's lines are shipped to). One place, so no kind forgets one.
+ */
+export function taskSide(ctx: TaskContext): Pick<GrabRequest, 'input' | 'signal' | 'log' | 'toolLog'> {
+  return { input: ctx.input, signal: ctx.signal, log: ctx.log, toolLog: ctx.toolLog };
 }
 
 export interface GrabOptions {

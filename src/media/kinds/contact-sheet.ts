@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { VidfleetError, STILL_MAX_SIDE, type ContactSheetParams, type ContactSheetResult, type ContactSheetTile } from '../../protocol/index.js';
 import { hasFilter } from '../capabilities.js';
 import { findFont, NO_FONT_HELP, type TextSpec } from '../drawtext.js';
-import { requireStillEncoder, type GrabRequest } from '../grab.js';
+import { requireStillEncoder, taskSide, type GrabRequest } from '../grab.js';
 import { imageFileSize } from '../image-size.js';
 import { composeSheet, sheetSize, textColorOn, tileHeightFor, type GridLayout } from '../sheet-grid.js';
 import { STILL_FORMATS, stillChain, stillEncoderArgs } from '../stills.js';
@@ -64,13 +64,10 @@ export const contactSheetRunner: KindRunner = {
     const chainOptions = { width: tileWidth, format: 'png' as const, zscale };
     for (const w of stillChain(video, { ...chainOptions, tag: 'x' }).warnings) ctx.log(`contact-sheet: warning: ${w}`);
     const req: GrabRequest = {
-      input: ctx.input,
+      ...taskSide(ctx),
       stream: String(source.stream.index),
       chain: (tag) => stillChain(video, { ...chainOptions, tag }),
       encoderArgs: stillEncoderArgs('png', 100),
-      signal: ctx.signal,
-      log: ctx.log,
-      toolLog: ctx.toolLog,
       action: 'could not take the frames of a contact sheet of',
       timeoutMs: FFMPEG_TIMEOUT_MS,
     };

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { VidfleetError, type Screenshot, type ScreenshotsParams, type ScreenshotsResult } from '../../protocol/index.js';
 import { hasFilter } from '../capabilities.js';
-import { requireStillEncoder, type GrabRequest } from '../grab.js';
+import { requireStillEncoder, taskSide, type GrabRequest } from '../grab.js';
 import { imageFileSize } from '../image-size.js';
 import { STILL_FORMATS, stillChain, stillEncoderArgs, type StillFormat } from '../stills.js';
 import type { KindRunner, TaskContext } from './kind.js';
@@ -36,13 +36,10 @@ export const screenshotsRunner: KindRunner = {
     const chainOptions = { width: params.width, height: params.height, format, zscale };
     for (const w of stillChain(video, { ...chainOptions, tag: 'x' }).warnings) ctx.log(`screenshots: warning: ${w}`);
     const req: GrabRequest = {
-      input: ctx.input,
+      ...taskSide(ctx),
       stream: String(primary.index),
       chain: (tag) => stillChain(video, { ...chainOptions, tag }),
       encoderArgs: stillEncoderArgs(format, params.quality ?? DEFAULT_QUALITY),
-      signal: ctx.signal,
-      log: ctx.log,
-      toolLog: ctx.toolLog,
       action: 'could not take screenshots of',
       timeoutMs: FFMPEG_TIMEOUT_MS,
     };

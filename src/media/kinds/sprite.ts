@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { VidfleetError, STILL_MAX_SIDE, type ProbeVideo, type SpriteParams, type SpriteResult, type SpriteSheet } from '../../protocol/index.js';
 import { hasFilter } from '../capabilities.js';
 import { stderrShowsCorruption, tidyFfmpegLine } from '../errors.js';
-import { grabStills, requireStillEncoder, type GrabRequest } from '../grab.js';
+import { grabStills, requireStillEncoder, taskSide, type GrabRequest } from '../grab.js';
 import { imageFileSize } from '../image-size.js';
 import { ffmpegInputArg } from '../process.js';
 import { composeSheet, gridFilters, sheetSize, tileHeightFor, type GridLayout } from '../sheet-grid.js';
@@ -41,8 +41,7 @@ interface SheetJob {
 }
 
 function grabRequest(job: SheetJob, chain: GrabRequest['chain'], encoderArgs: string[]): GrabRequest {
-  const { ctx } = job;
-  return { input: ctx.input, stream: job.stream, chain, encoderArgs, signal: ctx.signal, log: ctx.log, toolLog: ctx.toolLog, action: 'could not make the sprite of', timeoutMs: FFMPEG_TIMEOUT_MS };
+  return { ...taskSide(job.ctx), stream: job.stream, chain, encoderArgs, action: 'could not make the sprite of', timeoutMs: FFMPEG_TIMEOUT_MS };
 }
 
 /**

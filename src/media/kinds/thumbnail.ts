@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { VidfleetError, type ProbeReport, type ProbeVideo, type ThumbnailFormat, type ThumbnailParams, type ThumbnailResult } from '../../protocol/index.js';
 import { hasFilter } from '../capabilities.js';
 import { stderrShowsCorruption } from '../errors.js';
-import { grabStills, requireStillEncoder, type GrabResult } from '../grab.js';
+import { grabStills, requireStillEncoder, taskSide, type GrabResult } from '../grab.js';
 import { imageFileSize } from '../image-size.js';
 import { probeFile } from '../probe.js';
 import { ffmpegInputArg } from '../process.js';
@@ -118,13 +118,10 @@ export const thumbnailRunner: KindRunner = {
       const span = 0.9 - progressBase;
       return grabStills(
         {
-          input: ctx.input,
+          ...taskSide(ctx),
           stream,
           chain: (tag) => stillChain(src, { ...options, tag }),
           encoderArgs: stillEncoderArgs(format, params.quality ?? DEFAULT_QUALITY),
-          signal: ctx.signal,
-          log: ctx.log,
-          toolLog: ctx.toolLog,
           action: 'could not take a thumbnail of',
           timeoutMs: FFMPEG_TIMEOUT_MS,
           onProgress: (s) =>
