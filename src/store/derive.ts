@@ -68,6 +68,21 @@ export function logLineText(line: string): string {
   return text.length <= TASK_LOG_MAX_LINE_CHARS ? text : `${text.slice(0, TASK_LOG_MAX_LINE_CHARS)} … [${text.length - TASK_LOG_MAX_LINE_CHARS} more characters cut]`;
 }
 
+/** The afterId of listTaskLogs (0: from the start). */
+export function validateAfterId(after: number): void {
+  if (!Number.isSafeInteger(after) || after < 0) throw invalid(`afterId must be an integer >= 0, got ${after}.`);
+}
+
+/** A fenced write refused because the attempt is no longer held: it changed nothing. */
+export function isRefusal(err: unknown): boolean {
+  return err instanceof VidfleetError && (err.code === 'STALE_ATTEMPT' || err.code === 'TASK_NOT_FOUND');
+}
+
+/** Whether `row` is a task this very attempt completed (a re-sent completion is acknowledged again). */
+export function completedBy(row: Pick<TaskRow, 'status' | 'attempt' | 'worker_id'> | undefined, attempt: number, workerId: string): boolean {
+  return row?.status === 'completed' && row.attempt === attempt && row.worker_id === workerId;
+}
+
 export function validateLogLines(lines: readonly NewLogLine[]): void {
   for (const l of lines) {
     if (typeof l.line !== 'string' || !Number.isSafeInteger(l.ts)) throw invalid('Each log line needs a string `line` and an integer `ts` (ms since the epoch).');

@@ -2,21 +2,16 @@
 // "completed" reports. Completions lock their jobs; two batches locking the same jobs in opposite
 // orders deadlock, PostgreSQL aborts one, and tx() runs it again (40P01 is a retried code).
 import type { AckState, LeaseState } from '../../protocol/api.js';
-import { VidfleetError } from '../../protocol/errors.js';
-import type { TaskRow } from '../derive.js';
+import { completedBy, isRefusal, type TaskRow } from '../derive.js';
 import type { TaskAcks } from '../store.js';
 import { completeHeld } from './complete.js';
 import { q, tx, type Client, type Ctx } from './connection.js';
 import { progressHeld } from './fence.js';
 
-function refused(err: unknown): boolean {
-  return err instanceof VidfleetError && (err.code === 'STALE_ATTEMPT' || err.code === 'TASK_NOT_FOUND');
-}
-
 /** A completion already applied for this very attempt (a re-sent batch) is acknowledged again. */
 async function alreadyCompleted(c: Client, taskId: string, attempt: number, workerId: string): Promise<boolean> {
   const [row] = await q<Pick<TaskRow, 'status' | 'attempt' | 'worker_id'>>(c, 'SELECT status, attempt, worker_id FROM tasks WHERE id = $1', [taskId]);
-  return row?.status === 'completed' && row.attempt === attempt && row.worker_id === workerId;
+  return completedBy(row, attempt, workerId);
 }
 
 export async function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): Promise<AckState[]> {
@@ -28,7 +23,7 @@ export async function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): P
       try {
         state = await progressHeld(c, now, { workerId, taskId, attempt }, null);
       } catch (err) {
-        if (!refused(err)) throw err;
+        if (!isRefusal(err)) throw err;
         state = (await alreadyCompleted(c, taskId, attempt, workerId)) ? 'ok' : 'lost';
       }
       out.push({ taskId, attempt, state });
@@ -38,7 +33,7 @@ export async function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): P
       try {
         await completeHeld(c, now, { workerId, taskId, attempt }, result ?? null);
       } catch (err) {
-        if (!refused(err)) throw err;
+        if (!isRefusal(err)) throw err;
         if (!(await alreadyCompleted(c, taskId, attempt, workerId))) state = 'lost';
       }
       out.push({ taskId, attempt, state });

@@ -1,7 +1,6 @@
 // Task logs: appended in batches by the worker that holds (or last held) the task, trimmed to
 // the newest TASK_LOG_MAX_LINES per task, read by job in id order. Same rules as SQLite.
-import { VidfleetError } from '../../protocol/errors.js';
-import { logLineText, toIso, validateLimit, validateLogLines } from '../derive.js';
+import { logLineText, toIso, validateAfterId, validateLimit, validateLogLines } from '../derive.js';
 import { TASK_LOG_MAX_LINES, type AttemptRef, type NewLogLine, type TaskLogLine } from '../store.js';
 import { exec, q, tx, type Ctx } from './connection.js';
 import { refusal } from './fence.js';
@@ -39,7 +38,7 @@ interface LogRow {
 export async function listTaskLogs(ctx: Ctx, jobId: string, options: { afterId?: number; taskId?: string; limit: number }): Promise<TaskLogLine[]> {
   validateLimit('limit', options.limit);
   const after = options.afterId ?? 0;
-  if (!Number.isSafeInteger(after) || after < 0) throw new VidfleetError('VALIDATION_FAILED', `afterId must be an integer >= 0, got ${after}.`);
+  validateAfterId(after);
   const rows =
     options.taskId === undefined
       ? await q<LogRow>(ctx.pool, 'SELECT id, task_id, attempt, ts, line FROM task_logs WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3', [jobId, after, options.limit])

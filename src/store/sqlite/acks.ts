@@ -1,17 +1,11 @@
 // Batched acknowledgements: a worker's "started" and "completed" reports for many attempts,
 // applied in one IMMEDIATE transaction (one WAL commit for the batch instead of one per report).
 import type { AckState, LeaseState } from '../../protocol/api.js';
-import { VidfleetError } from '../../protocol/errors.js';
-import type { TaskRow } from '../derive.js';
+import { completedBy, isRefusal, type TaskRow } from '../derive.js';
 import type { TaskAcks } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
 import { completeHeld } from './complete.js';
 import { progressHeld } from './fence.js';
-
-/** A refused report wrote nothing (the held-check throws first), so the batch goes on. */
-function refused(err: unknown): boolean {
-  return err instanceof VidfleetError && (err.code === 'STALE_ATTEMPT' || err.code === 'TASK_NOT_FOUND');
-}
 
 /**
  * A completion the coordinator already applied (the worker re-sent it because the response was
@@ -19,7 +13,7 @@ function refused(err: unknown): boolean {
  */
 function alreadyCompleted(ctx: Ctx, taskId: string, attempt: number, workerId: string): boolean {
   const row = stmt(ctx, 'SELECT status, attempt, worker_id FROM tasks WHERE id = ?').get(taskId) as Pick<TaskRow, 'status' | 'attempt' | 'worker_id'> | undefined;
-  return row?.status === 'completed' && row.attempt === attempt && row.worker_id === workerId;
+  return completedBy(row, attempt, workerId);
 }
 
 export function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): AckState[] {
@@ -30,7 +24,7 @@ export function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): AckStat
       try {
         state = progressHeld(ctx, { workerId, taskId, attempt }, null);
       } catch (err) {
-        if (!refused(err)) throw err;
+        if (!isRefusal(err)) throw err; // a refused report wrote nothing, so the batch goes on
         state = alreadyCompleted(ctx, taskId, attempt, workerId) ? 'ok' : 'lost';
       }
       out.push({ taskId, attempt, state });
@@ -40,7 +34,7 @@ export function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): AckStat
       try {
         completeHeld(ctx, { workerId, taskId, attempt }, result ?? null);
       } catch (err) {
-        if (!refused(err)) throw err;
+        if (!isRefusal(err)) throw err; // a refused report wrote nothing, so the batch goes on
         if (!alreadyCompleted(ctx, taskId, attempt, workerId)) state = 'lost';
       }
       out.push({ taskId, attempt, state });

@@ -1,7 +1,6 @@
 // Task logs: appended in batches by the worker that holds (or last held) the task, trimmed to
 // the newest TASK_LOG_MAX_LINES per task, read by job in id order.
-import { VidfleetError } from '../../protocol/errors.js';
-import { logLineText, toIso, validateLimit, validateLogLines } from '../derive.js';
+import { logLineText, toIso, validateAfterId, validateLimit, validateLogLines } from '../derive.js';
 import { TASK_LOG_MAX_LINES, type AttemptRef, type NewLogLine, type TaskLogLine } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
 import { refusal } from './fence.js';
@@ -34,7 +33,7 @@ interface LogRow {
 export function listTaskLogs(ctx: Ctx, jobId: string, options: { afterId?: number; taskId?: string; limit: number }): TaskLogLine[] {
   validateLimit('limit', options.limit);
   const after = options.afterId ?? 0;
-  if (!Number.isSafeInteger(after) || after < 0) throw new VidfleetError('VALIDATION_FAILED', `afterId must be an integer >= 0, got ${after}.`);
+  validateAfterId(after);
   const rows = (
     options.taskId === undefined
       ? stmt(ctx, 'SELECT id, task_id, attempt, ts, line FROM task_logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?').all(jobId, after, options.limit)
