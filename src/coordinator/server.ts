@@ -34,6 +34,11 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     logsAppended: new Wakeup(),
     shutdown: shutdown.signal,
   };
+  // A submit, or a completion that releases a graph's next tasks, wakes as many waiting claims
+  // of those kinds as there are new tasks.
+  store.onTasksReady((ready) => {
+    for (const [kind, count] of ready) deps.tasksReady.notify({ kind, count });
+  });
   const app = buildCoordinatorApp(deps);
   const inFlight = new Set<unknown>();
   app.server.on('request', (_req, res: import('node:http').ServerResponse) => {

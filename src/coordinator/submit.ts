@@ -48,6 +48,5 @@ export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idem
           },
         },
   );
-  if (result.created) deps.tasksReady.notify({ kind, count: 1 });
   return result;
 }

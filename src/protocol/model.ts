@@ -41,6 +41,8 @@ export const TaskSchema = Type.Object({
   id: Type.String(),
   jobId: Type.String(),
   kind: Type.String(),
+  name: Type.Union([Type.String(), Type.Null()], { description: 'The task\'s name within its job (graph jobs: "plan", "video/720p/003", "merge/720p"); null for single-task jobs.' }),
+  waitingOn: Type.Integer({ minimum: 0, description: 'Dependencies not yet completed; a pending task is handed out only at 0.' }),
   status: TaskStatusSchema,
   attempt: Type.Integer({ description: 'Number of the current (or last) attempt; 0 before the first claim.' }),
   maxAttempts: Type.Integer(),

@@ -5,6 +5,7 @@
 // Rows are described as the SQLite store reads them: snake_case columns, timestamps as ms since
 // the epoch, JSON columns as text. A PostgreSQL store selects the same shape (`col::text` for
 // jsonb, bigint ms parsed to number) and reuses the mappers unchanged.
+import { validateGraph } from './graph.js';
 import { ERROR_CATALOG, VidfleetError, type ErrorBody } from '../protocol/errors.js';
 import type { ClaimedTask } from '../protocol/api.js';
 import type { Artifact, Job, JobStatus, ProgressDetail, Task, TaskStatus, Worker, WorkerCapabilities } from '../protocol/model.js';
@@ -38,7 +39,8 @@ export type StoreEventType =
   // added for issue 3 (cancellation, run deadlines)
   | 'job.cancel_requested'
   | 'task.canceling'
-  | 'task.timed_out';
+  | 'task.timed_out'
+  | 'job.expanded';
 
 /** Job statuses a job never leaves; the only ones pruneFinished deletes. */
 export const FINISHED_JOB_STATUSES = ['completed', 'failed', 'canceled'] as const satisfies readonly JobStatus[];
@@ -60,6 +62,7 @@ export function validateNewJob(job: NewJob): void {
     if (bad !== undefined) throw invalid(`Task requirement "${bad}" is not a capability token (family:name, e.g. encoder:libx265 or tag:gpu).`);
   }
   if (!Number.isSafeInteger(job.priority)) throw invalid(`Job priority must be an integer, got ${job.priority}.`);
+  validateGraph(job.tasks);
 }
 
 /** Cuts an over-long log line, saying so, and drops a trailing line break. */
@@ -150,6 +153,8 @@ export interface TaskFacts<J> {
   error: J | null;
   result: J | null;
   finishedAt: number | null;
+  /** Share of the job's progress (graph jobs weigh tasks by work); default 1. */
+  weight?: number;
 }
 
 export interface DerivedJob<J> {
@@ -186,7 +191,14 @@ export function deriveJob<J>(tasks: readonly TaskFacts<J>[]): DerivedJob<J> {
   if (tasks.length === 0) return { status: 'pending', progress: 0, error: null, result: null };
   const has = (s: TaskStatus) => tasks.some((t) => t.status === s);
   const all = (pred: (t: TaskFacts<J>) => boolean) => tasks.every(pred);
-  const progress = tasks.reduce((sum, t) => sum + (t.status === 'completed' ? 1 : clampProgress(t.progress)), 0) / tasks.length;
+  let done = 0;
+  let total = 0;
+  for (const t of tasks) {
+    const w = t.weight ?? 1;
+    total += w;
+    done += w * (t.status === 'completed' ? 1 : clampProgress(t.progress));
+  }
+  const progress = total > 0 ? done / total : 0;
 
   if (has('failed')) {
     // The first failure is the cause; later ones are usually its fallout.
@@ -360,6 +372,10 @@ export interface TaskRow {
   requires?: string | string[] | null;
   /** JSON text (SQLite) or parsed JSON (PostgreSQL's json comes back parsed). */
   progress_detail?: string | ProgressDetail | null;
+  /** Graph jobs: the task's name in the job, its unmet dependencies, its progress weight. */
+  name?: string | null;
+  waiting_on?: number;
+  weight?: number;
   /** Set at claim (now + max_run_ms) for held tasks; heartbeats never move it. */
   run_deadline_at: number | null;
   created_at: number;
@@ -397,8 +413,8 @@ export interface EventRow {
   created_at: number;
 }
 
-export function taskFacts(row: Pick<TaskRow, 'status' | 'progress' | 'error' | 'result' | 'finished_at'>): TaskFacts<string> {
-  return { status: row.status, progress: row.progress, error: row.error, result: row.result, finishedAt: row.finished_at };
+export function taskFacts(row: Pick<TaskRow, 'status' | 'progress' | 'error' | 'result' | 'finished_at' | 'weight'>): TaskFacts<string> {
+  return { status: row.status, progress: row.progress, error: row.error, result: row.result, finishedAt: row.finished_at, weight: row.weight ?? 1 };
 }
 
 export function taskToWire(row: TaskRow): Task {
@@ -406,6 +422,8 @@ export function taskToWire(row: TaskRow): Task {
     id: row.id,
     jobId: row.job_id,
     kind: row.kind,
+    name: row.name ?? null,
+    waitingOn: row.waiting_on ?? 0,
     status: row.status,
     attempt: row.attempt,
     maxAttempts: row.max_attempts,

@@ -9,6 +9,7 @@
 // - A job's status/progress/result/error are derived from its tasks inside the same
 //   transaction as the task change, so readers never see them disagree.
 // - Events are appended in the same transaction as the change they describe.
+import type { ReadyListener } from './graph.js';
 import type { AckState, Artifact, ProgressDetail, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
 
 export interface NewTask {
@@ -26,6 +27,15 @@ export interface NewTask {
    * "filter:zscale", "mount:media", "tag:gpu"). Empty or absent: any worker of the kind.
    */
   requires?: string[];
+  /** Unique within the job; needed to be waited for (and by a task that waits). */
+  name?: string;
+  /**
+   * Names of tasks of the same job that must complete before this one is handed out: tasks
+   * listed before it, or (in a graph extension) already in the job.
+   */
+  after?: string[];
+  /** Share of the job's progress (default 1): a transcode weighs chunks by duration × cost. */
+  weight?: number;
 }
 
 export interface NewJob {
@@ -142,6 +152,12 @@ export interface Store {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Called after a write commits that made waiting tasks claimable (their last dependency
+   * completed, or a graph extension added tasks with none left), with kind → count, so the
+   * coordinator can wake long-polling workers of those kinds. Answers an unsubscribe function.
+   */
+  onTasksReady(listener: ReadyListener): () => void;
 
   // ---- jobs ----
   /** Inserts the job and all its tasks in one transaction; tasks start pending. */

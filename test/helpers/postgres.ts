@@ -1,6 +1,7 @@
 // PostgreSQL for tests: finding a server, a schema namespace per test file (every schema the file
 // makes starts with one random prefix and is dropped at the end), and raw access for what the
 // Store interface cannot show (row counts, plans, bulk fixtures).
+import type { GraphExpanders } from '../../src/store/graph.js';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
@@ -58,9 +59,9 @@ export class PgTestSchemas {
   }
 
   /** A store on a fresh schema, or on the schema of `same`. */
-  store(options: { now?: () => number; same?: PostgresStore; poolSize?: number; schema?: string } = {}): PostgresStore {
+  store(options: { now?: () => number; same?: PostgresStore; poolSize?: number; schema?: string; expanders?: GraphExpanders } = {}): PostgresStore {
     const schema = options.same?.schema ?? options.schema ?? this.next();
-    return new PostgresStore({ connectionString: this.url, schema, now: options.now, poolSize: options.poolSize ?? 4 });
+    return new PostgresStore({ connectionString: this.url, schema, now: options.now, poolSize: options.poolSize ?? 4, expanders: options.expanders });
   }
 
   /** A small pool outside any store, for raw SQL; closed by dropAll. */

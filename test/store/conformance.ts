@@ -8,6 +8,7 @@
 // The groups live in ./conformance/*.ts; this file only assembles them.
 import { describe } from 'vitest';
 import { ackTests } from './conformance/acks.js';
+import { graphTests } from './conformance/graphs.js';
 import { logTests } from './conformance/logs.js';
 import { cancelTests } from './conformance/cancel.js';
 import { claimingTests } from './conformance/claiming.js';
@@ -31,6 +32,7 @@ export function runStoreConformance(name: string, makeStore: MakeStore, hooks: C
     runDeadlineTests(h);
     lifecycleTests(h);
     ackTests(h);
+    graphTests(h);
     logTests(h);
     cancelTests(h);
     artifactEventTests(h);

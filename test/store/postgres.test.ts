@@ -36,7 +36,7 @@ describe.skipIf(!schemas)(schemas ? 'PostgreSQL store' : `PostgreSQL store — S
 
   runStoreConformance(
     'postgres',
-    async ({ now, sameDatabaseAs }) => pgs.store({ now, same: sameDatabaseAs as PostgresStore | undefined }),
+    async ({ now, sameDatabaseAs, expanders }) => pgs.store({ now, same: sameDatabaseAs as PostgresStore | undefined, expanders }),
     { countRows: (store, table) => pgs.countRows((store as PostgresStore).schema, table) },
   );
 

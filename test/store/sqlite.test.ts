@@ -42,9 +42,9 @@ function peek<T>(store: Store, read: (db: Database.Database) => T): T {
 
 runStoreConformance(
   'sqlite',
-  async ({ now, sameDatabaseAs }) => {
-    if (sameDatabaseAs) return new SqliteStore({ path: (sameDatabaseAs as SqliteStore).path, now });
-    return new SqliteStore({ path: join(tempDir(), 'vidfleet.db'), now });
+  async ({ now, sameDatabaseAs, expanders }) => {
+    if (sameDatabaseAs) return new SqliteStore({ path: (sameDatabaseAs as SqliteStore).path, now, expanders });
+    return new SqliteStore({ path: join(tempDir(), 'vidfleet.db'), now, expanders });
   },
   {
     // Table names come from the suite's fixed list, never from input.

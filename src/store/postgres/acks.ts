@@ -31,7 +31,7 @@ export async function acknowledge(ctx: Ctx, workerId: string, acks: TaskAcks): P
     for (const { taskId, attempt, result } of acks.completed ?? []) {
       let state: LeaseState = 'ok';
       try {
-        await completeHeld(c, now, { workerId, taskId, attempt }, result ?? null);
+        await completeHeld(c, ctx, now, { workerId, taskId, attempt }, result ?? null);
       } catch (err) {
         if (!isRefusal(err)) throw err;
         if (!(await alreadyCompleted(c, taskId, attempt, workerId))) state = 'lost';

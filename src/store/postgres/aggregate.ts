@@ -64,7 +64,7 @@ export async function lockJobs(c: Client, jobIds: Iterable<string>): Promise<Map
 
 const JOB_EVENT: Partial<Record<JobStatus, StoreEventType>> = { completed: 'job.completed', failed: 'job.failed', canceled: 'job.canceled' };
 
-type TaskFactsRow = Pick<TaskRow, 'job_id' | 'status' | 'progress' | 'error' | 'result' | 'finished_at'>;
+type TaskFactsRow = Pick<TaskRow, 'job_id' | 'status' | 'progress' | 'error' | 'result' | 'finished_at' | 'weight'>;
 
 // The task events and the re-derived jobs in one statement; $1..$7 the jobs, $8..$12 the events.
 const FINISH_SQL = `WITH ev AS (${insertEventsSql(8)})
@@ -79,7 +79,7 @@ export async function finishJobs(c: Client, now: number, jobs: Map<string, JobSt
   const ids = locked.map((j) => j.id);
   const rows = await q<TaskFactsRow>(
     c,
-    'SELECT job_id, status, progress, error, result, finished_at FROM tasks WHERE job_id = ANY($1::text[]) ORDER BY job_id, created_at, id',
+    'SELECT job_id, status, progress, error, result, finished_at, weight FROM tasks WHERE job_id = ANY($1::text[]) ORDER BY job_id, created_at, id',
     [ids],
   );
   const byJob = new Map<string, TaskFactsRow[]>();

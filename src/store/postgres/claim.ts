@@ -33,7 +33,7 @@ export const CLAIM_SQL = withJobLocks(
       SELECT c.id, c.worker_id FROM unnest($2::text[]) AS k(kind)
       CROSS JOIN LATERAL (
         SELECT id, priority, created_at, worker_id FROM tasks
-        WHERE status = 'pending' AND kind = k.kind AND run_after <= $3 AND (requires IS NULL OR requires <@ $6::text[])
+        WHERE status = 'pending' AND waiting_on = 0 AND kind = k.kind AND run_after <= $3 AND (requires IS NULL OR requires <@ $6::text[])
         ORDER BY priority DESC, created_at, id
         LIMIT $5 FOR UPDATE SKIP LOCKED
       ) c

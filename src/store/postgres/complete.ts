@@ -3,8 +3,10 @@
 import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, isHandBack, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
-import type { AttemptRef } from '../store.js';
-import { FENCE_SQL, tx, type Client, type Ctx } from './connection.js';
+import { expansionError } from '../graph.js';
+import type { AttemptRef, NewTask } from '../store.js';
+import { expansionOf, insertTasks, releaseDependents } from './dag.js';
+import { exec, FENCE_SQL, tx, type Client, type Ctx } from './connection.js';
 import { cancelWaitingSiblings, finishJobs } from './aggregate.js';
 import type { NewEvent } from './events.js';
 import { fenced, requireHeld } from './fence.js';
@@ -16,25 +18,47 @@ const COMPLETE_SQL = `UPDATE tasks SET status = 'completed', progress = 1, resul
     started_at = CASE WHEN was.status = 'assigned' THEN $5 ELSE tasks.started_at END
   FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
   WHERE tasks.id = was.id
-  RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
+  RETURNING tasks.job_id, tasks.id, tasks.kind, tasks.name, tasks.priority, tasks.attempt, was.status AS was_status`;
 
 /**
  * Completing a canceling task is accepted: the work finished before the worker saw the cancel,
  * and throwing the result away helps no one. The event says `whileCanceling: true`.
  */
 export async function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): Promise<void> {
-  await tx(ctx, (c) => completeHeld(c, ctx.now(), ref, result));
+  await tx(ctx, (c) => completeHeld(c, ctx, ctx.now(), ref, result));
 }
 
+// A result the graph expander cannot use turns the completion just written into a failure, in
+// the same transaction: the job fails rather than completing into a graph with a hole.
+const UNDO_COMPLETE_SQL = `UPDATE tasks SET status = 'failed', result = NULL, error = $2::json WHERE id = $1`;
+
+type Completed = { job_id: string; id: string; kind: string; name: string | null; priority: number; attempt: number; was_status: string };
+
 /** The body of completeTask inside the caller's transaction; a refusal throws having changed nothing. */
-export async function completeHeld(c: Client, now: number, ref: AttemptRef, result: unknown): Promise<void> {
-  const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: string }>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
+export async function completeHeld(c: Client, ctx: Ctx, now: number, ref: AttemptRef, result: unknown): Promise<void> {
+  const { row, jobs } = await fenced<Completed>(c, COMPLETE_SQL, ref, [jsonText(result), now]);
+  let added: NewTask[];
+  try {
+    added = await expansionOf(c, ctx, row, result);
+  } catch (err) {
+    const error = { ...expansionError(err, row).toBody(), retryable: false, ...(row.name && { details: { task: row.name } }) };
+    await exec(c, UNDO_COMPLETE_SQL, [row.id, jsonText(error)]);
+    const failed: NewEvent = { jobId: row.job_id, taskId: row.id, type: 'task.failed', data: { attempt: row.attempt, error } };
+    await finishJobs(c, now, jobs, [failed, ...(await cancelWaitingSiblings(c, now, [row.job_id]))]);
+    return;
+  }
   const data: Record<string, unknown> = { attempt: row.attempt, workerId: ref.workerId };
   if (row.was_status === 'canceling') data.whileCanceling = true;
   // A completion that finds the task still assigned implies its start (see the SQLite store).
   const implied: NewEvent[] =
     row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running', data: { attempt: row.attempt, workerId: ref.workerId, implied: true } }] : [];
-  await finishJobs(c, now, jobs, [...implied, { jobId: row.job_id, taskId: row.id, type: 'task.completed', data }]);
+  const events: NewEvent[] = [...implied, { jobId: row.job_id, taskId: row.id, type: 'task.completed', data }];
+  if (added.length > 0) {
+    const ids = await insertTasks(c, ctx, row.job_id, row.priority, added, now);
+    events.push({ jobId: row.job_id, taskId: row.id, type: 'job.expanded', data: { tasks: ids } });
+  }
+  await releaseDependents(c, ctx, row.id);
+  await finishJobs(c, now, jobs, events);
 }
 
 const RETRY_SQL = `UPDATE tasks SET status = 'pending', run_after = $4, lease_expires_at = NULL, run_deadline_at = NULL, error = $5::json, resume_data = $6::json,
@@ -47,11 +71,13 @@ const END_SQL = `UPDATE tasks SET status = $4, lease_expires_at = NULL, run_dead
  * A failure report ends the attempt: back to pending (retryable, attempts left), failed, or — for
  * a canceling task, whatever the error — canceled.
  */
-export async function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<FailOutcome> {
+export async function failTask(ctx: Ctx, ref: AttemptRef, reported: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<FailOutcome> {
   return tx(ctx, async (c) => {
     // Task and job locked before deciding: the outcome depends on the task's status and attempt
     // count, and on whether a sibling has already failed the job.
     const { task, jobs } = await requireHeld(c, ref);
+    // A graph task's error names the task, so the job's error says which chunk gave up.
+    const error = task.name ? { ...reported, details: { ...reported.details, task: task.name } } : reported;
     const now = ctx.now();
     const jobStatus = jobs.get(task.job_id)?.status;
     const handedBack = isHandBack(error);

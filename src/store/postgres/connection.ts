@@ -1,6 +1,7 @@
 // The pool, the per-store context every operation file works on, and the transaction helper.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import type { GraphExpanders, ReadyKinds } from '../graph.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import { HELD_STATUSES } from '../derive.js';
 
@@ -11,6 +12,8 @@ export interface Ctx {
   readonly schema: string;
   /** ms since the epoch; injectable so tests expire leases without sleeping. */
   readonly now: () => number;
+  /** Graph extensions by task kind (run on completion) and the kinds a write made claimable. */
+  readonly graph: { readonly expanders: GraphExpanders; readonly ready: ReadyKinds };
 }
 
 const INT8 = 20;
@@ -109,7 +112,7 @@ export async function snapshot<T>(ctx: Ctx, fn: (c: Client) => Promise<T>): Prom
 const list = (table: string | null, cols: string) => (table ? cols.split(', ').map((c) => `${table}.${c}`).join(', ') : cols);
 const JOB = 'id, kind, input, params, priority, status, progress, error, result, created_at, updated_at, finished_at';
 const TASK =
-  'id, job_id, kind, input, params, priority, status, attempt, max_attempts, worker_id, lease_expires_at, run_after, progress, error, result, resume_data, max_run_ms, run_deadline_at, created_at, started_at, finished_at, requires, progress_detail';
+  'id, job_id, kind, input, params, priority, status, attempt, max_attempts, worker_id, lease_expires_at, run_after, progress, error, result, resume_data, max_run_ms, run_deadline_at, created_at, started_at, finished_at, requires, progress_detail, name, waiting_on, weight';
 export const COLS = {
   job: (table: string | null = null) => list(table, JOB),
   task: (table: string | null = null) => list(table, TASK),

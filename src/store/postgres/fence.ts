@@ -10,7 +10,7 @@ import { FENCE_SQL, q, tx, type Client, type Ctx } from './connection.js';
 import { finishJobs, lockedJobs, withJobLocks, type JobState, type LockedJobColumns } from './aggregate.js';
 import type { NewEvent } from './events.js';
 
-export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'>;
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'> & { name: string | null };
 
 export const fenceArgs = (ref: AttemptRef): unknown[] => [ref.taskId, ref.attempt, ref.workerId];
 
@@ -29,7 +29,7 @@ export async function refusal(c: Client | Ctx['pool'], ref: AttemptRef): Promise
 export async function requireHeld(c: Client, ref: AttemptRef): Promise<{ task: HeldTask; jobs: Map<string, JobState> }> {
   const [row] = await q<HeldTask & LockedJobColumns>(
     c,
-    withJobLocks(`SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data FROM tasks WHERE ${FENCE_SQL} FOR UPDATE`),
+    withJobLocks(`SELECT id, job_id, name, status, attempt, max_attempts, worker_id, resume_data FROM tasks WHERE ${FENCE_SQL} FOR UPDATE`),
     fenceArgs(ref),
   );
   if (!row) throw await refusal(c, ref);

@@ -2,6 +2,7 @@
 // coordinators may share. Each group of operations lives in its own file; this class only binds
 // them to one pool. Same semantics, events and error codes as the SQLite store (one conformance
 // suite proves both).
+import { ReadyKinds, type GraphExpanders, type ReadyListener } from '../graph.js';
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
@@ -30,6 +31,8 @@ export interface PostgresStoreOptions {
   now?: () => number;
   /** Connections in the pool. Default 10. */
   poolSize?: number;
+  /** Graph extensions by task kind (a transcode's plan → its chunk encodes). */
+  expanders?: GraphExpanders;
 }
 
 export class PostgresStore implements Store {
@@ -43,7 +46,28 @@ export class PostgresStore implements Store {
     // An idle client that loses its connection (server restart) must not crash the process; the
     // pool drops it and the next query opens a new one.
     pool.on('error', () => undefined);
-    this.ctx = { pool, schema: this.schema, now: options.now ?? Date.now };
+    this.ctx = { pool, schema: this.schema, now: options.now ?? Date.now, graph: { expanders: options.expanders ?? {}, ready: new ReadyKinds() } };
+  }
+
+  private readonly readyListeners = new Set<ReadyListener>();
+
+  onTasksReady(listener: ReadyListener): () => void {
+    this.readyListeners.add(listener);
+    return () => this.readyListeners.delete(listener);
+  }
+
+  /**
+   * Runs a write with its own collector of newly claimable kinds and announces them after the
+   * commit. Per call, because transactions interleave here: a shared collector could hand one
+   * write's kinds out before that write committed, and the woken claim would find nothing.
+   */
+  private async announcing<T>(write: (ctx: Ctx) => Promise<T>): Promise<T> {
+    const ctx: Ctx = { ...this.ctx, graph: { expanders: this.ctx.graph.expanders, ready: new ReadyKinds() } };
+    try {
+      return await write(ctx);
+    } finally {
+      ctx.graph.ready.flush(this.readyListeners);
+    }
   }
 
   async migrate(): Promise<void> {
@@ -57,7 +81,7 @@ export class PostgresStore implements Store {
   }
 
   async createJob(job: NewJob, options?: { idempotency?: IdempotencyOptions }): Promise<{ job: Job; created: boolean }> {
-    return jobs.createJob(this.ctx, job, options?.idempotency);
+    return this.announcing((ctx) => jobs.createJob(ctx, job, options?.idempotency));
   }
 
   async cancelJob(jobId: string, graceMs: number): Promise<Job> {
@@ -113,7 +137,7 @@ export class PostgresStore implements Store {
   }
 
   async acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]> {
-    return acknowledge(this.ctx, workerId, acks);
+    return this.announcing((ctx) => acknowledge(ctx, workerId, acks));
   }
 
   async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {
@@ -125,7 +149,7 @@ export class PostgresStore implements Store {
   }
 
   async completeTask(ref: AttemptRef, result: unknown): Promise<void> {
-    await completeTask(this.ctx, ref, result);
+    await this.announcing((ctx) => completeTask(ctx, ref, result));
   }
 
   async failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed' | 'canceled'> {

@@ -13,9 +13,9 @@ import {
   type TaskRow,
 } from '../derive.js';
 import { newId } from '../ids.js';
-import { normalizeRequirements } from '../../protocol/capabilities.js';
 import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { COLS, exec, q, snapshot, tx, type Client, type Ctx } from './connection.js';
+import { insertTasks } from './dag.js';
 import { appendEvents } from './events.js';
 
 /**
@@ -61,28 +61,7 @@ export async function createJob(ctx: Ctx, job: NewJob, idempotency?: Idempotency
        VALUES ($1, $2, $3, $4::json, $5, 'pending', 0, $6, $6)`,
       [jobId, job.kind, job.input, jsonText(job.params), job.priority, now],
     );
-    // ids are increasing within this process, so (created_at, id) keeps job order.
-    const taskIds = job.tasks.map(() => newId('task'));
-    await exec(
-      c,
-      // requires travels as JSON text per task: unnest cannot take a ragged text[][].
-      `INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, max_run_ms, run_after, created_at, requires)
-       SELECT t.id, $1, t.kind, t.input, t.params::json, $2, 'pending', t.max_attempts, t.max_run_ms, $3, $3,
-              CASE WHEN t.requires IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(t.requires::json)) END
-       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::bigint[], $10::text[]) AS t(id, kind, input, params, max_attempts, max_run_ms, requires)`,
-      [
-        jobId,
-        job.priority,
-        now,
-        taskIds,
-        job.tasks.map((t) => t.kind),
-        job.tasks.map((t) => t.input),
-        job.tasks.map((t) => jsonText(t.params)),
-        job.tasks.map((t) => t.maxAttempts),
-        job.tasks.map((t) => t.maxRunMs),
-        job.tasks.map((t) => (t.requires?.length ? JSON.stringify(normalizeRequirements(t.requires)) : null)),
-      ],
-    );
+    const taskIds = await insertTasks(c, ctx, jobId, job.priority, job.tasks, now);
     // The job row is new and unseen by others until commit, so no job lock is needed here.
     await appendEvents(c, now, [{ jobId, taskId: null, type: 'job.created', data: { kind: job.kind, input: job.input, priority: job.priority, tasks: taskIds } }]);
     return { job: (await readJob(c, jobId, true)) as Job, created: true };

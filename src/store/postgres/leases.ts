@@ -143,7 +143,7 @@ export async function nextDueAt(ctx: Ctx, kinds: string[]): Promise<number | nul
   // tasks_due is in run_after order: the first pending entry of one of these kinds is the answer.
   const [row] = await q<{ due: number | null }>(
     ctx.pool,
-    `SELECT run_after AS due FROM tasks WHERE status = 'pending' AND kind = ANY($1::text[]) ORDER BY run_after LIMIT 1`,
+    `SELECT run_after AS due FROM tasks WHERE status = 'pending' AND waiting_on = 0 AND kind = ANY($1::text[]) ORDER BY run_after LIMIT 1`,
     [[...new Set(kinds)]],
   );
   return row?.due ?? null;

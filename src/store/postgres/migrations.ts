@@ -143,6 +143,28 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN progress_detail json;
   `,
+  // 5: task graphs (issue 5); see the SQLite migration 5. Waiting tasks are left out of the claim
+  // and due indexes, so a graph of thousands of chunks waiting on a plan costs a claim nothing.
+  `
+  ALTER TABLE tasks ADD COLUMN name text;
+  ALTER TABLE tasks ADD COLUMN waiting_on integer NOT NULL DEFAULT 0 CHECK (waiting_on >= 0);
+  ALTER TABLE tasks ADD COLUMN weight double precision NOT NULL DEFAULT 1 CHECK (weight > 0);
+  CREATE UNIQUE INDEX tasks_job_name ON tasks (job_id, name) WHERE name IS NOT NULL;
+  CREATE TABLE task_deps (
+    job_id     text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    depends_on text NOT NULL,
+    task_id    text NOT NULL,
+    PRIMARY KEY (depends_on, task_id)
+  );
+  CREATE INDEX task_deps_job ON task_deps (job_id);
+  DROP INDEX tasks_claim;
+  CREATE INDEX tasks_claim ON tasks (kind, priority DESC, created_at, id) INCLUDE (run_after) WHERE status = 'pending' AND waiting_on = 0;
+  -- tasks_due keeps its predicate and carries waiting_on, so nextDueAt skips waiting tasks inside
+  -- the index. Given the claim's predicate too, it won the claim on a never-analyzed table again
+  -- (a sort of every pending task: the regression migration 2 fixed), so it must not match it.
+  DROP INDEX tasks_due;
+  CREATE INDEX tasks_due ON tasks (run_after) INCLUDE (kind, waiting_on) WHERE status = 'pending';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

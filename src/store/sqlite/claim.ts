@@ -24,7 +24,7 @@ const LIVENESS_STAMP_MS = 1_000;
  * (kind, run_after) and sorts every pending task of the kind.
  */
 export const CLAIM_CANDIDATES_SQL = `SELECT id, priority, created_at FROM tasks INDEXED BY tasks_claim
-  WHERE status = 'pending' AND kind = @kind AND run_after <= @now
+  WHERE status = 'pending' AND waiting_on = 0 AND kind = @kind AND run_after <= @now
     AND (requires IS NULL OR NOT EXISTS (
       SELECT 1 FROM json_each(tasks.requires) r WHERE r.value NOT IN (SELECT value FROM json_each(@caps))))
   ORDER BY priority DESC, created_at, id LIMIT @max`;

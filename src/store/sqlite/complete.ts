@@ -3,10 +3,12 @@
 import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, isHandBack, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
-import type { AttemptRef } from '../store.js';
+import type { AttemptRef, NewTask } from '../store.js';
 import { FENCE_SQL, immediate, type Ctx } from './connection.js';
+import { expansionError } from '../graph.js';
+import { expansionOf, insertTasks, releaseDependents } from './dag.js';
 import { appendEvent } from './events.js';
-import { fencedUpdate, requireHeld } from './fence.js';
+import { fencedUpdate, requireHeld, type HeldTask } from './fence.js';
 import { cancelWaitingSiblings, recomputeJob } from './jobs.js';
 
 /**
@@ -23,6 +25,16 @@ export function completeTask(ctx: Ctx, ref: AttemptRef, result: unknown): void {
 /** The body of completeTask, for callers already inside an IMMEDIATE transaction; throws before writing when the attempt is not held. */
 export function completeHeld(ctx: Ctx, ref: AttemptRef, result: unknown): void {
   const task = requireHeld(ctx, ref);
+  // A graph task's expander plans the rest of the job from this result; a result it cannot use
+  // fails the task (and so the job) instead of completing it into a graph with a hole.
+  let added: NewTask[];
+  try {
+    added = expansionOf(ctx, task, result);
+  } catch (err) {
+    const error = expansionError(err, task).toBody();
+    failHeld(ctx, ref, task, { ...error, retryable: false }, { retryDelayMs: 0 });
+    return;
+  }
   // resume_data only serves a next attempt; a completed task has none. A completion that finds
   // the task still assigned (its "started" report is behind it, or was never sent) implies the
   // start: the task ran, so it gets its started_at and task.running like any other.
@@ -39,6 +51,11 @@ export function completeHeld(ctx: Ctx, ref: AttemptRef, result: unknown): void {
   const data: Record<string, unknown> = { attempt: task.attempt, workerId: ref.workerId };
   if (task.status === 'canceling') data.whileCanceling = true;
   appendEvent(ctx, task.job_id, task.id, 'task.completed', data);
+  if (added.length > 0) {
+    const ids = insertTasks(ctx, task.job_id, task.priority, added, ctx.now());
+    appendEvent(ctx, task.job_id, task.id, 'job.expanded', { tasks: ids });
+  }
+  releaseDependents(ctx, task.id);
   recomputeJob(ctx, task.job_id);
 }
 
@@ -47,9 +64,15 @@ export function completeHeld(ctx: Ctx, ref: AttemptRef, result: unknown): void {
  * a canceling task, whatever the error (CANCELED, or ffmpeg dying of the SIGTERM) — canceled.
  */
 export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): FailOutcome {
-  return immediate(ctx, () => {
-    const task = requireHeld(ctx, ref);
+  return immediate(ctx, () => failHeld(ctx, ref, requireHeld(ctx, ref), error, options));
+}
+
+/** The body of failTask, for callers inside an IMMEDIATE transaction that hold `task` (requireHeld). */
+function failHeld(ctx: Ctx, ref: AttemptRef, task: HeldTask, reported: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): FailOutcome {
+  {
     const now = ctx.now();
+    // A graph task's error names the task, so the job's error says which chunk gave up.
+    const error = task.name ? { ...reported, details: { ...reported.details, task: task.name } } : reported;
     const handedBack = isHandBack(error);
     const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus: task.job_status }, error.retryable, handedBack);
     // A failure that reports no resume data keeps what an earlier attempt left: losing it would
@@ -87,5 +110,5 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
     }
     recomputeJob(ctx, task.job_id);
     return outcome;
-  });
+  }
 }

@@ -1,4 +1,5 @@
 // Opening the database file, and the per-connection context every operation file works on.
+import { ReadyKinds, type GraphExpanders } from '../graph.js';
 import Database from 'better-sqlite3';
 import { HELD_STATUSES } from '../derive.js';
 
@@ -9,6 +10,8 @@ export interface Ctx {
   /** ms since the epoch; injectable so tests expire leases without sleeping. */
   readonly now: () => number;
   readonly statements: Map<string, Database.Statement>;
+  /** Graph extensions by task kind (run on completion) and the kinds a write made claimable. */
+  readonly graph: { readonly expanders: GraphExpanders; readonly ready: ReadyKinds };
 }
 
 /** Several connections (processes, coordinators) may share the file; each waits its turn for the write lock. */
@@ -25,8 +28,8 @@ export function openDatabase(path: string): Db {
   return db;
 }
 
-export function createCtx(db: Db, now: () => number): Ctx {
-  return { db, now, statements: new Map() };
+export function createCtx(db: Db, now: () => number, expanders: GraphExpanders = {}): Ctx {
+  return { db, now, statements: new Map(), graph: { expanders, ready: new ReadyKinds() } };
 }
 
 /** Prepared once per connection: preparing costs more than most of these statements run. */

@@ -10,7 +10,7 @@ import { FENCE_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { recomputeJob } from './jobs.js';
 
-export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data'> & { job_status: JobStatus };
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data' | 'priority'> & { name: string | null; job_status: JobStatus };
 
 export function fenceParams(ref: AttemptRef): { taskId: string; attempt: number; workerId: string } {
   return { taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId };
@@ -33,7 +33,7 @@ export function refusal(ctx: Ctx, ref: AttemptRef): VidfleetError {
 export function requireHeld(ctx: Ctx, ref: AttemptRef): HeldTask {
   const row = stmt(
     ctx,
-    `SELECT id, job_id, status, attempt, max_attempts, worker_id, resume_data, (SELECT status FROM jobs WHERE jobs.id = tasks.job_id) AS job_status
+    `SELECT id, job_id, kind, name, priority, status, attempt, max_attempts, worker_id, resume_data, (SELECT status FROM jobs WHERE jobs.id = tasks.job_id) AS job_status
      FROM tasks WHERE ${FENCE_SQL}`,
   ).get(fenceParams(ref)) as
     | HeldTask

@@ -5,6 +5,7 @@ import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
 import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { GraphExpanders, ReadyListener } from '../graph.js';
 import { cancelJob } from './cancel.js';
 import * as artifacts from './artifacts.js';
 import { claimTasks } from './claim.js';
@@ -26,6 +27,8 @@ export interface SqliteStoreOptions {
   path: string;
   /** Clock in ms since the epoch; tests inject one to expire leases without sleeping. */
   now?: () => number;
+  /** Graph extensions by task kind (a transcode's plan → its chunk encodes). */
+  expanders?: GraphExpanders;
 }
 
 export class SqliteStore implements Store {
@@ -36,8 +39,24 @@ export class SqliteStore implements Store {
 
   constructor(options: SqliteStoreOptions) {
     this.path = options.path;
-    this.ctx = createCtx(openDatabase(options.path), options.now ?? Date.now);
+    this.ctx = createCtx(openDatabase(options.path), options.now ?? Date.now, options.expanders);
     this.group = new GroupCommit(this.ctx);
+  }
+
+  private readonly readyListeners = new Set<ReadyListener>();
+
+  onTasksReady(listener: ReadyListener): () => void {
+    this.readyListeners.add(listener);
+    return () => this.readyListeners.delete(listener);
+  }
+
+  /** Runs a write and, after it committed, announces the tasks it made claimable. */
+  private async announcing<T>(write: () => T | Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.ctx.graph.ready.flush(this.readyListeners);
+    }
   }
 
   async migrate(): Promise<void> {
@@ -49,7 +68,7 @@ export class SqliteStore implements Store {
   }
 
   async createJob(job: NewJob, options?: { idempotency?: IdempotencyOptions }): Promise<{ job: Job; created: boolean }> {
-    return this.group.run(() => jobs.createJob(this.ctx, job, options?.idempotency));
+    return this.announcing(() => this.group.run(() => jobs.createJob(this.ctx, job, options?.idempotency)));
   }
 
   async cancelJob(jobId: string, graceMs: number): Promise<Job> {
@@ -105,7 +124,7 @@ export class SqliteStore implements Store {
   }
 
   async acknowledge(workerId: string, acks: TaskAcks): Promise<AckState[]> {
-    return this.group.run(() => acknowledge(this.ctx, workerId, acks));
+    return this.announcing(() => this.group.run(() => acknowledge(this.ctx, workerId, acks)));
   }
 
   async assertAttempt(ref: AttemptRef): Promise<{ jobId: string }> {
@@ -117,7 +136,7 @@ export class SqliteStore implements Store {
   }
 
   async completeTask(ref: AttemptRef, result: unknown): Promise<void> {
-    completeTask(this.ctx, ref, result);
+    await this.announcing(() => completeTask(this.ctx, ref, result));
   }
 
   async failTask(ref: AttemptRef, error: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): Promise<'pending' | 'failed' | 'canceled'> {

@@ -5,24 +5,17 @@ import {
   type IdempotencyKeyRow, type JobRow, type TaskRow,
 } from '../derive.js';
 import { newId } from '../ids.js';
-import { normalizeRequirements } from '../../protocol/capabilities.js';
 import type { Job } from '../../protocol/model.js';
 import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
+import { insertTasks } from './dag.js';
 import { appendEvent } from './events.js';
 
 function insertJob(ctx: Ctx, job: NewJob, now: number): string {
   const jobId = newId('job');
   stmt(ctx, `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`).run(jobId, job.kind, job.input, jsonText(job.params), job.priority, now, now);
-  const insertTask = stmt(ctx, `INSERT INTO tasks (id, job_id, kind, input, params, priority, status, max_attempts, max_run_ms, run_after, created_at, requires)
-                                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`);
-  const taskIds = job.tasks.map((t) => {
-    const taskId = newId('task');
-    const requires = t.requires?.length ? JSON.stringify(normalizeRequirements(t.requires)) : null;
-    insertTask.run(taskId, jobId, t.kind, t.input, jsonText(t.params), job.priority, t.maxAttempts, t.maxRunMs, now, now, requires);
-    return taskId;
-  });
+  const taskIds = insertTasks(ctx, jobId, job.priority, job.tasks, now);
   appendEvent(ctx, jobId, null, 'job.created', { kind: job.kind, input: job.input, priority: job.priority, tasks: taskIds });
   return jobId;
 }
@@ -105,7 +98,7 @@ export function listJobs(ctx: Ctx, filter: ListJobsFilter): { jobs: Job[]; nextC
 export function recomputeJob(ctx: Ctx, jobId: string): void {
   const job = stmt(ctx, 'SELECT status, finished_at FROM jobs WHERE id = ?').get(jobId) as Pick<JobRow, 'status' | 'finished_at'> | undefined;
   if (!job) return;
-  const tasks = stmt(ctx, 'SELECT status, progress, error, result, finished_at FROM tasks WHERE job_id = ? ORDER BY created_at, id').all(jobId) as TaskRow[];
+  const tasks = stmt(ctx, 'SELECT status, progress, error, result, finished_at, weight FROM tasks WHERE job_id = ? ORDER BY created_at, id').all(jobId) as TaskRow[];
   const next = deriveJob(tasks.map(taskFacts));
   const now = ctx.now();
   const finishedAt = jobFinishedAt({ status: job.status, finishedAt: job.finished_at }, next.status, now);

@@ -111,7 +111,7 @@ export function nextDueAt(ctx: Ctx, kinds: string[]): number | null {
   let earliest: number | null = null;
   // Per kind, so each lookup is the first entry of one tasks_due range.
   for (const kind of new Set(kinds)) {
-    const row = stmt(ctx, `SELECT run_after FROM tasks WHERE status = 'pending' AND kind = ? ORDER BY run_after LIMIT 1`).get(kind) as
+    const row = stmt(ctx, `SELECT run_after FROM tasks WHERE status = 'pending' AND waiting_on = 0 AND kind = ? ORDER BY run_after LIMIT 1`).get(kind) as
       | Pick<TaskRow, 'run_after'>
       | undefined;
     if (row && (earliest === null || row.run_after < earliest)) earliest = row.run_after;

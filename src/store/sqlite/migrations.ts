@@ -135,6 +135,26 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN progress_detail TEXT;
   `,
+  // 5: task graphs (issue 5). A task may wait for others of its job: waiting_on counts the
+  // dependencies not yet completed and is decremented in the completing transaction; only tasks
+  // at 0 are in the claim indexes, so waiting tasks cost a claim nothing.
+  `
+  ALTER TABLE tasks ADD COLUMN name TEXT;
+  ALTER TABLE tasks ADD COLUMN waiting_on INTEGER NOT NULL DEFAULT 0 CHECK (waiting_on >= 0);
+  ALTER TABLE tasks ADD COLUMN weight REAL NOT NULL DEFAULT 1 CHECK (weight > 0);
+  CREATE UNIQUE INDEX tasks_job_name ON tasks (job_id, name) WHERE name IS NOT NULL;
+  CREATE TABLE task_deps (
+    job_id     TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    depends_on TEXT NOT NULL,
+    task_id    TEXT NOT NULL,
+    PRIMARY KEY (depends_on, task_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX task_deps_job ON task_deps (job_id);
+  DROP INDEX tasks_claim;
+  CREATE INDEX tasks_claim ON tasks (kind, priority DESC, created_at, id, run_after) WHERE status = 'pending' AND waiting_on = 0;
+  DROP INDEX tasks_due;
+  CREATE INDEX tasks_due ON tasks (kind, run_after) WHERE status = 'pending' AND waiting_on = 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,7 +1,8 @@
 // What every conformance group shares: the suite's clock, the store under test (a fresh database
 // per test), and small helpers. Nothing here knows a SQL dialect.
 import { afterEach, beforeEach, expect } from 'vitest';
-import { ERROR_CATALOG, type ClaimedTask, type ErrorBody, type ErrorCode, type Job, type Task } from '../../../src/protocol/index.js';
+import { ERROR_CATALOG, VidfleetError, type ClaimedTask, type ErrorBody, type ErrorCode, type Job, type Task } from '../../../src/protocol/index.js';
+import type { GraphExpanders } from '../../../src/store/graph.js';
 import type { AttemptRef, IdempotencyOptions, JobEvent, NewJob, RequeueResult, Store } from '../../../src/store/store.js';
 
 export interface MakeStoreOptions {
@@ -9,6 +10,8 @@ export interface MakeStoreOptions {
   now: () => number;
   /** When set, open another store on the same database as this one instead of a fresh database. */
   sameDatabaseAs?: Store;
+  /** The store must run these graph expanders (TEST_EXPANDERS). */
+  expanders: GraphExpanders;
 }
 export type MakeStore = (options: MakeStoreOptions) => Promise<Store>;
 
@@ -54,6 +57,23 @@ export function newJob(o: JobOptions = {}): NewJob {
     })),
   };
 }
+
+/**
+ * The suite's graph expander: a completed `plan` task whose result is { parts: n } adds n probe
+ * tasks "part/i" after it and a probe task "final" after all of them; { throw: message } makes it
+ * throw; a result without parts adds nothing.
+ */
+export const TEST_EXPANDERS: GraphExpanders = {
+  plan: ({ result, task }) => {
+    const r = result as { parts?: number; throw?: string } | null;
+    if (r?.throw) throw new VidfleetError('INVALID_PARAMS', r.throw);
+    if (!r?.parts) return [];
+    const parts = Array.from({ length: r.parts }, (_, i) => ({
+      kind: 'probe', input: 'store://uploads/clip.mp4', params: { part: i }, maxAttempts: 2, maxRunMs: MAX_RUN, name: `part/${i}`, after: [task.name ?? 'plan'], weight: 2,
+    }));
+    return [...parts, { kind: 'probe', input: 'store://uploads/clip.mp4', params: {}, maxAttempts: 2, maxRunMs: MAX_RUN, name: 'final', after: parts.map((p) => p.name) }];
+  },
+};
 
 export function idem(o: Partial<IdempotencyOptions> = {}): IdempotencyOptions {
   return { owner: 'alice', key: 'key-1', requestHash: 'hash-1', ttlMs: 60_000, ...o };
@@ -113,7 +133,7 @@ export function createHarness(makeStore: MakeStore, hooks: ConformanceHooks): Ha
     },
     hooks,
     async open(sameDatabaseAs) {
-      const s = await makeStore({ now, sameDatabaseAs });
+      const s = await makeStore({ now, sameDatabaseAs, expanders: TEST_EXPANDERS });
       opened.push(s);
       await s.migrate();
       return s;
