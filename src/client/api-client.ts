@@ -2,6 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type {
   AckBody, AckResponse, AckState, Artifact, ClaimBody, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
@@ -69,8 +70,8 @@ export class VidfleetClient {
     return (await this.http.json<{ artifacts: Artifact[] }>(`/v1/jobs/${enc(jobId)}/artifacts`)).artifacts;
   }
 
-  async downloadArtifact(jobId: string, name: string): Promise<Readable> {
-    return this.http.request(`/v1/jobs/${enc(jobId)}/artifacts/${encPath(name)}`, { timeoutMs: 3_600_000 });
+  async downloadArtifact(jobId: string, name: string, signal?: AbortSignal): Promise<IncomingMessage> {
+    return this.http.request(`/v1/jobs/${enc(jobId)}/artifacts/${encPath(name)}`, { timeoutMs: 3_600_000, ...(signal && { signal }) });
   }
 
   async uploadFile(path: string, name = basename(path)): Promise<UploadResponse> {

@@ -5,11 +5,12 @@ import { dirname } from 'node:path';
 import { PostgresStore } from '../store/postgres/index.js';
 import { SqliteStore } from '../store/sqlite/index.js';
 import type { Store } from '../store/store.js';
+import { GRAPH_EXPANDERS } from './planner/index.js';
 import { isPostgresUrl, type CoordinatorConfig } from './config.js';
 
 export async function openStore(config: Pick<CoordinatorConfig, 'db' | 'dbSchema'>): Promise<Store> {
   if (isPostgresUrl(config.db)) {
-    const store = new PostgresStore({ connectionString: config.db, schema: config.dbSchema });
+    const store = new PostgresStore({ connectionString: config.db, schema: config.dbSchema, expanders: GRAPH_EXPANDERS });
     try {
       await store.migrate();
     } catch (err) {
@@ -19,7 +20,7 @@ export async function openStore(config: Pick<CoordinatorConfig, 'db' | 'dbSchema
     return store;
   }
   await mkdir(dirname(config.db), { recursive: true });
-  const store = new SqliteStore({ path: config.db });
+  const store = new SqliteStore({ path: config.db, expanders: GRAPH_EXPANDERS });
   await store.migrate();
   return store;
 }

@@ -35,8 +35,12 @@ export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idem
   const spec: KindSpec = KINDS[kind];
   const requires = normalizeRequirements([...(spec.requires?.(params) ?? []), ...(body.requires ?? [])]);
   const request = { kind, input: body.input, params, priority, maxAttempts, requires };
+  // A graph kind starts with its first task (a transcode's plan); the coordinator adds the rest.
+  const first = spec.firstTask
+    ? { kind: spec.firstTask.kind, name: spec.firstTask.name, maxRunMs: spec.firstTask.maxRunMs }
+    : { kind, maxRunMs: spec.maxRunMs };
   const result = await deps.store.createJob(
-    { kind, input: body.input, params, priority, tasks: [{ kind, input: body.input, params, maxAttempts, maxRunMs: spec.maxRunMs, requires }] },
+    { kind, input: body.input, params, priority, tasks: [{ ...first, input: body.input, params, maxAttempts, requires }] },
     idempotencyKey === undefined
       ? {}
       : {

@@ -1,5 +1,5 @@
 // The media layer: ffmpeg/ffprobe runners and the job kinds a worker can run.
-import type { KindName } from '../protocol/index.js';
+import type { KindName, TranscodeTaskKind } from '../protocol/index.js';
 import type { KindRunner } from './kinds/kind.js';
 import { contactSheetRunner } from './kinds/contact-sheet.js';
 import { enhanceRunner } from './kinds/enhance.js';
@@ -9,6 +9,11 @@ import { probeRunner } from './kinds/probe.js';
 import { screenshotsRunner } from './kinds/screenshots.js';
 import { spriteRunner } from './kinds/sprite.js';
 import { thumbnailRunner } from './kinds/thumbnail.js';
+import { transcodeAudioRunner } from './kinds/transcode/audio.js';
+import { transcodeMergeRunner } from './kinds/transcode/merge.js';
+import { transcodePackageRunner } from './kinds/transcode/package.js';
+import { transcodePlanRunner } from './kinds/transcode/plan.js';
+import { transcodeVideoRunner } from './kinds/transcode/video.js';
 
 /** Every kind this worker implements, by name; the worker registers with these keys. */
 export const KIND_RUNNERS = {
@@ -20,7 +25,12 @@ export const KIND_RUNNERS = {
   'contact-sheet': contactSheetRunner,
   sprite: spriteRunner,
   noop: noopRunner,
-} as const satisfies Partial<Record<KindName, KindRunner>>;
+  'transcode.plan': transcodePlanRunner,
+  'transcode.video': transcodeVideoRunner,
+  'transcode.audio': transcodeAudioRunner,
+  'transcode.merge': transcodeMergeRunner,
+  'transcode.package': transcodePackageRunner,
+} as const satisfies Partial<Record<KindName | TranscodeTaskKind, KindRunner>>;
 
 export type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from './kinds/kind.js';
 export { probeRunner } from './kinds/probe.js';

@@ -7,3 +7,4 @@ export * from './capabilities.js';
 export * from './kinds/index.js';
 export * from './ffmpeg-args.js';
 export * from './ffmpeg-graph.js';
+export * from './transcode.js';

@@ -5,7 +5,7 @@ import { VidfleetClient } from '../client/api-client.js';
 import { isNetworkError } from '../client/http.js';
 import { detectCapabilities, KIND_RUNNERS } from '../media/index.js';
 import type { KindRunner } from '../media/kinds/kind.js';
-import { VidfleetError, type WorkerCapabilities } from '../protocol/index.js';
+import { VidfleetError, isKindName, kindSpec, type WorkerCapabilities } from '../protocol/index.js';
 import { parseWorkerConfig, type WorkerConfig } from './config.js';
 import { AckOutbox } from './ack-outbox.js';
 import { startAttempt, stopAttempt, type RunningAttempt } from './task-runner.js';
@@ -45,7 +45,8 @@ export class WorkerAgent {
       retryForMs: () => this.leaseMs,
       log: this.log,
     });
-    const wanted = this.config.kinds;
+    // A graph kind asked for by name (--kinds transcode) means the task kinds its graph is made of.
+    const wanted = this.config.kinds?.flatMap((k) => (isKindName(k) ? [k, ...(kindSpec(k).taskKinds ?? [])] : [k]));
     this.runners = new Map(Object.values(KIND_RUNNERS).filter((r) => !wanted || wanted.includes(r.name)).map((r) => [r.name, r]));
     if (this.runners.size === 0) throw new Error(`This worker implements none of the kinds asked for (${wanted?.join(', ')}).`);
   }

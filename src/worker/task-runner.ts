@@ -10,6 +10,7 @@ import type { VidfleetClient } from '../client/api-client.js';
 import type { KindRunner, ProducedArtifact, ProgressUpdate, TaskContext } from '../media/kinds/kind.js';
 import { VidfleetError, isKindName, kindReadsInput, toVidfleetError, type ClaimedTask, type LeaseState } from '../protocol/index.js';
 import { resolveInput } from '../sources/resolve.js';
+import { fetchArtifact } from './artifact-fetch.js';
 import type { AckOutbox } from './ack-outbox.js';
 import { LogShipper } from './log-shipper.js';
 import { retryWhileUnreachable } from './retry.js';
@@ -160,6 +161,8 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
         const eta = update.etaSeconds ?? estimateEta(performance.now() - startedAt, lastProgress);
         latest = { ...update, progress: lastProgress, ...(eta !== null && { etaSeconds: eta }) };
       },
+      jobId: task.jobId,
+      downloadArtifact: (name, path) => fetchArtifact(client, task.jobId, name, path, signal),
       emitArtifact: async (artifact: ProducedArtifact) => {
         const upload = (async () => {
           const sha256 = await sha256File(artifact.path);

@@ -196,8 +196,12 @@ export interface RecordedContext {
   controller: AbortController;
 }
 
-/** A TaskContext for running a kind directly: private workDir, artifacts/progress/logs recorded. */
-export function taskContext(input: string, params: Record<string, unknown> = {}, resumeData: unknown = null): RecordedContext {
+/**
+ * A TaskContext for running a kind directly: private workDir, artifacts/progress/logs recorded.
+ * Contexts given one `jobArtifacts` map act as tasks of one job: what one emits (name → local
+ * file) another can download.
+ */
+export function taskContext(input: string, params: Record<string, unknown> = {}, resumeData: unknown = null, jobArtifacts = new Map<string, string>()): RecordedContext {
   const controller = new AbortController();
   const artifacts: ProducedArtifact[] = [];
   const progress: ProgressUpdate[] = [];
@@ -211,8 +215,15 @@ export function taskContext(input: string, params: Record<string, unknown> = {},
     workDir: mkdtempSync(join(CLIP_DIR, 'work-')),
     signal: controller.signal,
     onProgress: (u) => progress.push(u),
+    jobId: 'job_test',
     emitArtifact: async (a) => {
       artifacts.push(a);
+      jobArtifacts.set(a.name, a.path);
+    },
+    downloadArtifact: async (name, path) => {
+      const from = jobArtifacts.get(name);
+      if (!from) throw new VidfleetError('ARTIFACT_NOT_FOUND', `Job job_test has no artifact "${name}".`);
+      await copyFile(from, path);
     },
     log: (line) => logs.push(line),
     toolLog: (line) => logs.push(line),

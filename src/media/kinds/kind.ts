@@ -1,6 +1,6 @@
 // What a job kind implementation sees while it runs on a worker, and what it must provide.
 // The worker builds a TaskContext per attempt; the kind never talks HTTP itself.
-import type { KindName } from '../../protocol/index.js';
+import type { KindName, TranscodeTaskKind } from '../../protocol/index.js';
 import type { MountPoint } from '../logical-paths.js';
 
 export interface ProgressUpdate {
@@ -40,6 +40,13 @@ export interface TaskContext {
   /** Aborted when the task is canceled or its lease is lost: stop ffmpeg at once. */
   signal: AbortSignal;
   onProgress(update: ProgressUpdate): void;
+  /** The job this task belongs to. */
+  jobId: string;
+  /**
+   * Downloads an artifact of this job (another task's output, e.g. an encoded chunk) to a local
+   * file, checking its SHA-256. Throws ARTIFACT_NOT_FOUND when the job has none of that name.
+   */
+  downloadArtifact(name: string, path: string): Promise<void>;
   /** Uploads a finished file right away (so partial work survives a later failure). */
   emitArtifact(artifact: ProducedArtifact): Promise<void>;
   /** A note about the task: in the worker's own log and in the task's log on the coordinator. */
@@ -56,7 +63,8 @@ export interface TaskContext {
 }
 
 export interface KindRunner {
-  readonly name: KindName;
+  /** A job kind, or a task kind of a graph job (transcode.video, …). */
+  readonly name: KindName | TranscodeTaskKind;
   /**
    * False when an attempt with these parameters writes no files, so the worker skips creating
    * (and removing) its scratch directory — two to four filesystem calls per task, a measurable

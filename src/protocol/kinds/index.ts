@@ -8,6 +8,7 @@ import { NoopParamsSchema } from './noop.js';
 import { ProbeParamsSchema } from './probe.js';
 import { ScreenshotsParamsSchema, screenshotsParamsProblem } from './screenshots.js';
 import { SpriteParamsSchema, spriteParamsProblem } from './sprite.js';
+import { TRANSCODE_TASK_KINDS, TranscodeParamsSchema, transcodeParamsProblem } from './transcode.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
 
 export interface KindSpec {
@@ -27,6 +28,13 @@ export interface KindSpec {
   readonly refine?: (params: Record<string, unknown>) => string | null;
   /** Capability tokens a worker needs for these params (e.g. encoder:libwebp for WebP output). */
   readonly requires?: (params: Record<string, unknown>) => string[];
+  /**
+   * Graph kinds: the task a new job starts with, instead of one task of the job's own kind. The
+   * coordinator adds the rest when it completes (a transcode's plan → its chunk encodes).
+   */
+  readonly firstTask?: { kind: string; name: string; maxRunMs: number };
+  /** Graph kinds: the task kinds a worker registers to run jobs of this kind. */
+  readonly taskKinds?: readonly string[];
 }
 
 /** WebP stills need libwebp (JPEG and PNG encoders are always built in). */
@@ -68,6 +76,19 @@ export const KINDS = {
     readsInput: true,
     refine: enhanceParamsProblem,
     requires: (params) => [`encoder:${ENHANCE_ENCODERS[(params.videoCodec as keyof typeof ENHANCE_ENCODERS | undefined) ?? 'h264'] ?? 'libx264'}`],
+  },
+  transcode: {
+    name: 'transcode',
+    description:
+      'A rendition ladder (H.264/HEVC/AV1) encoded in keyframe-aligned chunks by many workers at once, merged per rendition with frame-exact seams and audio encoded once, published as MP4, HLS and/or DASH after verification.',
+    params: TranscodeParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 24 * 3_600_000,
+    readsInput: true,
+    refine: transcodeParamsProblem,
+    // A two-hour film's packet scan takes seconds; a plan that runs for 30 minutes is stuck.
+    firstTask: { kind: 'transcode.plan', name: 'plan', maxRunMs: 30 * 60_000 },
+    taskKinds: TRANSCODE_TASK_KINDS,
   },
   ffmpeg: {
     name: 'ffmpeg',
@@ -148,3 +169,4 @@ export * from './probe.js';
 export * from './screenshots.js';
 export * from './sprite.js';
 export * from './thumbnail.js';
+export * from './transcode.js';

@@ -1,0 +1,121 @@
+// The shapes a chunked transcode passes between its tasks. A plan task (worker) analyses the
+// source once; the coordinator turns its plan into the graph (chunk × rendition encodes, audio,
+// merge, package); each later task receives the slice of the plan it needs in its params.
+// Times are seconds on the source's timeline as ffmpeg's -ss counts them (container start = 0).
+
+export type VideoCodec = 'h264' | 'hevc' | 'av1';
+
+/** One rung of the ladder as the user asked for it. */
+export interface RenditionSpec {
+  /** Unique within the job; names the outputs ("720p" → 720p.mp4, hls/720p/…). */
+  name: string;
+  /** Either or both; a missing one keeps the display aspect. Never upscaled past the source. */
+  width?: number;
+  height?: number;
+  codec: VideoCodec;
+  /** Constant quality, or a target bitrate (then maxrate/bufsize cap it for HLS/DASH). */
+  crf?: number;
+  bitrateKbps?: number;
+  maxrateKbps?: number;
+  bufsizeKbps?: number;
+  preset?: string;
+  profile?: string;
+  level?: string;
+}
+
+export interface AudioSpec {
+  codec: 'aac' | 'opus';
+  bitrateKbps: number;
+  channels: number;
+}
+
+/** A rendition with its output size fixed from the source (even, display aspect kept). */
+export interface ResolvedRendition extends RenditionSpec {
+  width: number;
+  height: number;
+}
+
+/** What the plan task learned about the source. */
+export interface SourceFacts {
+  /** Seconds, of the video stream (first frame pts → last frame end). */
+  duration: number;
+  /** Displayed frames of the chosen video stream (edit-list pre-roll excluded). */
+  frames: number;
+  /** Coded size and the size as displayed (sample aspect and rotation applied). */
+  codedWidth: number;
+  codedHeight: number;
+  displayWidth: number;
+  displayHeight: number;
+  /** Clockwise degrees a player turns the picture. */
+  rotation: number;
+  /** Average frame rate (frames ÷ duration); VFR sources are kept VFR. */
+  fps: number;
+  vfr: boolean;
+  interlaced: boolean;
+  /** Stream time base of the video, used as the chunk files' track timescale when it is fine enough. */
+  timeBase: { num: number; den: number };
+  /** pts (s) of the first displayed video frame. */
+  videoStart: number;
+  /** The audio stream chosen (default-flagged, else first), or null when there is none. */
+  audio: { index: number; start: number; channels: number; sampleRate: number; codec: string; count: number } | null;
+}
+
+/** One GOP-aligned slice of the source: frames [firstFrame, firstFrame + frames) in display order. */
+export interface ChunkPlan {
+  index: number;
+  /** pts (s) of its first frame, a keyframe. */
+  start: number;
+  /** pts (s) where the next chunk starts (or the video's end for the last). */
+  end: number;
+  firstFrame: number;
+  frames: number;
+}
+
+export interface TranscodePlan {
+  source: SourceFacts;
+  chunks: ChunkPlan[];
+  renditions: ResolvedRendition[];
+}
+
+// ---- the params of each task of the graph (built by the coordinator's planner) ----
+
+/** Where each task of a transcode leaves its output, as artifact names of the job. */
+export const TRANSCODE_ARTIFACTS = {
+  chunk: (rendition: string, index: number) => `work/video/${rendition}/${String(index).padStart(5, '0')}.mp4`,
+  audio: 'work/audio.mp4',
+  merged: (rendition: string, publishMp4: boolean) => (publishMp4 ? `${rendition}.mp4` : `work/merged/${rendition}.mp4`),
+  report: (rendition: string) => `reports/${rendition}.json`,
+};
+
+export interface VideoTaskParams {
+  source: SourceFacts;
+  chunk: ChunkPlan;
+  rendition: ResolvedRendition;
+  /** Keyframes forced on multiples of this (HLS/DASH); null without packaging. */
+  segmentSeconds: number | null;
+  artifact: string;
+}
+
+export interface AudioTaskParams {
+  source: SourceFacts;
+  audio: { codec: 'aac' | 'opus'; bitrateKbps: number; channels: number };
+  artifact: string;
+}
+
+export interface MergeTaskParams {
+  source: SourceFacts;
+  rendition: ResolvedRendition;
+  chunks: { plan: ChunkPlan; artifact: string }[];
+  audioArtifact: string | null;
+  artifact: string;
+  report: string;
+}
+
+export interface PackageTaskParams {
+  source: SourceFacts;
+  renditions: { rendition: ResolvedRendition; merged: string; report: string; published: boolean }[];
+  segmentSeconds: number;
+  hls: boolean;
+  dash: boolean;
+  chunks: number;
+}
