@@ -40,6 +40,8 @@ export const ERROR_CATALOG = {
   MOUNT_MISSING: { status: 422, retryable: true, hint: 'Run the job on a worker started with --mount for that variable (or VIDFLEET_MOUNTS).' },
   TIME_OUT_OF_RANGE: { status: 422, retryable: false, hint: 'Pick a time inside the video duration, or a fraction like 0.5.' },
   PACKAGE_CHECK_FAILED: { status: 500, retryable: true, hint: 'The HLS/DASH package does not match its renditions (the message names the rendition and file); it is packaged again, and a repeat failure points at the merged rendition files.' },
+  CHUNK_CHECK_FAILED: { status: 500, retryable: true, hint: 'An encoded chunk did not match its plan (frame count, first keyframe or timestamps); the chunk is encoded again.' },
+  MERGE_CHECK_FAILED: { status: 500, retryable: false, hint: 'The merged rendition did not match the source (frames, seams or A/V sync); re-encode the chunk the message names, then merge again.' },
   FFMPEG_MISSING: { status: 500, retryable: true, hint: 'Install ffmpeg on the worker: apt-get install -y ffmpeg.' },
   FFMPEG_FAILED: { status: 500, retryable: true, hint: 'See the task log for the ffmpeg error.' },
   WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },

@@ -56,8 +56,10 @@ export interface SourceFacts {
   timeBase: { num: number; den: number };
   /** pts (s) of the first displayed video frame. */
   videoStart: number;
+  /** Absolute index of the video stream analysed (the file's first usable one when absent). */
+  videoStream?: number;
   /** The audio stream chosen (default-flagged, else first), or null when there is none. */
-  audio: { index: number; start: number; channels: number; sampleRate: number; codec: string; count: number } | null;
+  audio: { index: number; start: number; channels: number; sampleRate: number; codec: string; count: number; isDefault?: boolean } | null;
 }
 
 /** One GOP-aligned slice of the source: frames [firstFrame, firstFrame + frames) in display order. */
@@ -69,12 +71,81 @@ export interface ChunkPlan {
   end: number;
   firstFrame: number;
   frames: number;
+  /** pts (s) of its last frame in display order: fixes the seam gap the merge must reproduce. */
+  last?: number;
+  /** Where its accurate seek starts: halfway between the previous frame and its first one. */
+  seekFrom?: number;
 }
 
 export interface TranscodePlan {
   source: SourceFacts;
   chunks: ChunkPlan[];
   renditions: ResolvedRendition[];
+}
+
+/** What checkChunk found in one encoded chunk; `problems` is empty when it matches its plan. */
+export interface ChunkCheck {
+  ok: boolean;
+  problems: string[];
+  frames: number;
+  expectedFrames: number;
+  firstIsKey: boolean;
+  /** Display times (s) inside the chunk file: of its first and last frame. */
+  firstPts: number;
+  lastPts: number;
+  keyframes: number;
+  /** Segment starts (s, relative to the chunk) that did not get a keyframe. */
+  missingSegmentKeys: number[];
+}
+
+export interface ChunkReport {
+  index: number;
+  rendition: string;
+  path: string;
+  bytes: number;
+  encodeSeconds: number;
+  check: ChunkCheck;
+}
+
+export interface AudioReport {
+  path: string;
+  /** Absolute index of the source audio stream encoded, and why that one. */
+  stream: number;
+  note: string;
+  codec: AudioSpec['codec'];
+  sampleRate: number;
+  channels: number;
+  /** Seconds of audio written: the video's duration. */
+  duration: number;
+  /** Source audio start minus first video frame (s): > 0 was padded with silence, < 0 trimmed. */
+  offset: number;
+  bytes: number;
+  encodeSeconds: number;
+}
+
+export interface MergeCheck {
+  ok: boolean;
+  problems: string[];
+  frames: number;
+  expectedFrames: number;
+  /** Frames found in each chunk's time window of the merged file. */
+  chunkFrames: number[];
+  /** The chunk at the first seam or window that is wrong, null when none is. */
+  badChunk: number | null;
+  /** Largest |seam gap − expected gap| (s). */
+  worstSeamError: number;
+  videoDuration: number;
+  expectedDuration: number;
+  /** Audio start minus video start (s) and audio duration (s); null without audio. */
+  audioOffset: number | null;
+  audioDuration: number | null;
+}
+
+export interface MergeReport {
+  path: string;
+  bytes: number;
+  mergeSeconds: number;
+  check: MergeCheck;
 }
 
 // ---- the params of each task of the graph (built by the coordinator's planner) ----
@@ -107,6 +178,8 @@ export interface MergeTaskParams {
   rendition: ResolvedRendition;
   chunks: { plan: ChunkPlan; artifact: string }[];
   audioArtifact: string | null;
+  /** Keyframes the merge check insists on (HLS/DASH); null without packaging. */
+  segmentSeconds: number | null;
   artifact: string;
   report: string;
 }

@@ -101,6 +101,7 @@ export function transcodeGraph(e: GraphExpansion): NewTask[] {
       rendition: r,
       chunks: chunks.map((c) => ({ plan: c, artifact: ARTIFACTS.chunk(r.name, c.index) })),
       audioArtifact: audio ? ARTIFACTS.audio : null,
+      segmentSeconds: packaged ? segmentSeconds : null,
       artifact: ARTIFACTS.merged(r.name, publishMp4),
       report: ARTIFACTS.report(r.name),
     };

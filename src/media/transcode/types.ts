@@ -1,3 +1,16 @@
 // The transcode shapes live in the protocol (the coordinator plans with them too); re-exported
 // here so the media code names them locally.
-export type { AudioSpec, ChunkPlan, RenditionSpec, ResolvedRendition, SourceFacts, TranscodePlan, VideoCodec } from '../../protocol/transcode.js';
+export type {
+  AudioReport,
+  AudioSpec,
+  ChunkCheck,
+  ChunkPlan,
+  ChunkReport,
+  MergeCheck,
+  MergeReport,
+  RenditionSpec,
+  ResolvedRendition,
+  SourceFacts,
+  TranscodePlan,
+  VideoCodec,
+} from '../../protocol/transcode.js';

@@ -19,12 +19,24 @@ export const transcodeMergeRunner: KindRunner = {
       facts: p.source,
       chunks: p.chunks.map((c) => ({ plan: c.plan, path: local.get(c.artifact) as string })),
       audioPath: p.audioArtifact ? (local.get(p.audioArtifact) as string) : null,
+      rendition: p.rendition.name,
+      ...(p.segmentSeconds !== null && { segmentSeconds: p.segmentSeconds }),
       out,
       signal: ctx.signal,
       onLog: ctx.toolLog,
     });
     ctx.onProgress({ progress: 0.9, message: 'checked; uploading' });
-    const summary = { rendition: p.rendition, artifact: p.artifact, ...report };
+    const { check } = report;
+    const summary = {
+      rendition: p.rendition,
+      artifact: p.artifact,
+      frames: check.frames,
+      duration: check.videoDuration,
+      bytes: report.bytes,
+      bitRate: check.videoDuration > 0 ? Math.round((report.bytes * 8) / check.videoDuration) : null,
+      mergeSeconds: report.mergeSeconds,
+      check,
+    };
     const reportPath = join(ctx.workDir, 'report.json');
     await writeFile(reportPath, JSON.stringify(summary, null, 2));
     await ctx.emitArtifact({ name: p.artifact, path: out, contentType: 'video/mp4' });
