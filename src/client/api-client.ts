@@ -3,7 +3,6 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
 import type {
   AckBody, AckResponse, AckState, Artifact, ClaimBody, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
   ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,

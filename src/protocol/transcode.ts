@@ -56,6 +56,11 @@ export interface SourceFacts {
   timeBase: { num: number; den: number };
   /** pts (s) of the first displayed video frame. */
   videoStart: number;
+  /**
+   * Longest gap between two frames (s). In VFR sources (screen recordings pause for seconds) a
+   * segment cannot end before the first frame after its boundary, so it may overrun by this.
+   */
+  maxFrameInterval?: number;
   /** Absolute index of the video stream analysed (the file's first usable one when absent). */
   videoStream?: number;
   /** The audio stream chosen (default-flagged, else first), or null when there is none. */

@@ -106,9 +106,10 @@ export function assessChunk(v: StreamPackets, o: ChunkCheckOptions): ChunkCheck 
   const wantLast = chunk.last === undefined ? null : chunk.last - chunk.start;
   if (wantLast !== null && !(Math.abs(lastPts - firstPts - wantLast) <= half)) problems.push(`ends at ${ms(lastPts - firstPts)}, the plan's last frame is at ${ms(wantLast)}`);
   if (wantLast === null && !(lastPts - firstPts < chunk.end - chunk.start)) problems.push('reaches into the next chunk');
+  // A boundary past the chunk's last frame is the next chunk's first frame, a keyframe by plan.
   const missingSegmentKeys = (o.keyTimes ?? []).filter((t) => {
     const at = pts.findIndex((p) => p - firstPts >= t - KEY_SLACK);
-    return at === -1 || !v.key[order[at]!];
+    return at !== -1 && !v.key[order[at]!];
   });
   if (missingSegmentKeys.length) problems.push(`has no keyframe at segment start(s) ${missingSegmentKeys.map((t) => `${t.toFixed(3)} s`).join(', ')}`);
   return { ok: problems.length === 0, problems, frames: pts.length, expectedFrames: chunk.frames, firstIsKey, firstPts, lastPts, keyframes: order.filter((i) => v.key[i]).length, missingSegmentKeys };

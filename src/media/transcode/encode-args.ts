@@ -78,10 +78,13 @@ export function keyint(fps: number, segmentSeconds?: number): number {
 export function segmentKeyTimes(chunk: ChunkPlan, facts: SourceFacts, segmentSeconds?: number): number[] {
   if (!segmentSeconds || !(segmentSeconds > 0)) return [];
   const from = chunk.start - facts.videoStart;
-  const to = chunk.end - facts.videoStart;
+  // A boundary after the chunk's last frame (in the gap before the next chunk, as with a 30 fps
+  // clip whose frames sit at 0.967 and 1.001 around a 1 s boundary) belongs to the next chunk,
+  // which starts on a keyframe anyway; asking this chunk for it asked for a frame it does not have.
+  const inside = (t: number): boolean => t < chunk.end - facts.videoStart - 1e-3 && (chunk.last === undefined || t <= chunk.last - facts.videoStart + KEY_SLACK);
   const out: number[] = [];
   // A millisecond of slack so a boundary that is the chunk's own start is not asked for twice.
-  for (let k = Math.floor((from + 1e-3) / segmentSeconds) + 1; k * segmentSeconds < to - 1e-3; k++) out.push(k * segmentSeconds - from);
+  for (let k = Math.floor((from + 1e-3) / segmentSeconds) + 1; inside(k * segmentSeconds); k++) out.push(k * segmentSeconds - from);
   return out;
 }
 

@@ -141,8 +141,9 @@ interface Totals {
  * match its samples within one frame (one audio frame for audio-only). Totals per handler.
  */
 export async function verifyTrackSegments(
-  what: string, dir: string, init: InitTrack[], segs: { uri: string; declared: number }[], frame: number, maxSeconds: number,
+  what: string, dir: string, init: InitTrack[], segs: { uri: string; declared: number }[], frame: number, maxSeconds: number, maxFrameInterval = 0,
 ): Promise<Map<string, Totals>> {
+  const overrun = Math.max(frame, maxFrameInterval) + 1e-6;
   const totals = new Map<string, Totals>(init.map((t) => [t.handler, { samples: 0, seconds: 0, maxSegmentSeconds: 0 }]));
   const declaredBy = init.find((t) => t.handler === 'vide') ?? init[0];
   // A wrong declared duration is reported only when no segment is broken outright: a cut off
@@ -158,7 +159,9 @@ export async function verifyTrackSegments(
       const seconds = got.duration / track.timescale;
       const tolerance = (track.handler === 'vide' ? frame : seconds / got.samples) + 1e-6;
       if (track.handler === 'vide' && !got.startsWithSync) throw fail(`${what}: segment ${seg.uri} does not start with a keyframe`);
-      if (track.handler === 'vide' && seconds > maxSeconds + tolerance) throw fail(`${what}: segment ${seg.uri} lasts ${seconds.toFixed(3)} s, more than ${maxSeconds} s + one frame`);
+      if (track.handler === 'vide' && seconds > maxSeconds + overrun) {
+        throw fail(`${what}: segment ${seg.uri} lasts ${seconds.toFixed(3)} s, more than ${maxSeconds} s + ${maxFrameInterval > frame ? `the longest frame gap (${maxFrameInterval.toFixed(3)} s)` : 'one frame'}`);
+      }
       if (track === declaredBy && Math.abs(seconds - seg.declared) > tolerance) misdeclared ??= fail(`${what}: segment ${seg.uri} is declared as ${seg.declared} s but its samples last ${seconds.toFixed(3)} s`);
       const sum = totals.get(track.handler)!;
       sum.samples += got.samples;
@@ -193,6 +196,11 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** The packaging's segmentSeconds; defaults to the playlist's target duration / the MPD's maxSegmentDuration. */
   segmentSeconds?: number;
+  /**
+   * The source's longest gap between frames (VFR): a segment ends at the first frame after its
+   * boundary, so it may run over by this instead of one frame.
+   */
+  maxFrameInterval?: number;
   signal?: AbortSignal;
 }
 
@@ -223,7 +231,7 @@ export async function verifyHls(masterPath: string, expected: ExpectedRendition[
     if (v.attrs.RESOLUTION !== `${videoTrack?.width}x${videoTrack?.height}`) throw fail(`${want.name}: master says RESOLUTION=${v.attrs.RESOLUTION} but the video is ${videoTrack?.width}x${videoTrack?.height}`);
     const frame = want.durationSeconds / want.frames;
     const max = options.segmentSeconds ?? playlist.target;
-    const totals = await verifyTrackSegments(want.name, dir, init, playlist.segments.map((s) => ({ uri: s.uri, declared: s.duration })), frame, max);
+    const totals = await verifyTrackSegments(want.name, dir, init, playlist.segments.map((s) => ({ uri: s.uri, declared: s.duration })), frame, max, options.maxFrameInterval);
     const video = totals.get('vide');
     checkTotals(want.name, want, video, frame);
     const listed = playlist.segments.reduce((a, s) => a + s.duration, 0);
@@ -260,7 +268,7 @@ export async function verifyDash(mpdPath: string, expected: ExpectedRendition[],
     if (init.map((t) => t.codec).join(',') !== rep.codecs) throw fail(`${what}: the MPD says codecs="${rep.codecs}" but ${initName} holds ${init.map((t) => t.codec).join(',')}`);
     const segs = rep.segments.map((s) => ({ uri: resolveTemplate(rep.media, rep, s.number, s.time), declared: s.duration / rep.timescale }));
     const frame = want ? want.durationSeconds / want.frames : 0;
-    const totals = await verifyTrackSegments(what, root, init, segs, frame, max);
+    const totals = await verifyTrackSegments(what, root, init, segs, frame, max, options.maxFrameInterval);
     const track = [...totals.values()][0]!;
     boxSamples.set(rep.id, track.samples);
     if (!want) continue;

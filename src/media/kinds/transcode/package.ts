@@ -32,13 +32,13 @@ export const transcodePackageRunner: KindRunner = {
     const files: string[] = [];
     if (p.hls) {
       const hls = await packageHls({ renditions: inputs, segmentSeconds: p.segmentSeconds, outDir, signal: ctx.signal, onLog: ctx.toolLog });
-      await verifyHls(join(outDir, 'hls', 'master.m3u8'), expected, { segmentSeconds: p.segmentSeconds, signal: ctx.signal });
+      await verifyHls(join(outDir, 'hls', 'master.m3u8'), expected, { segmentSeconds: p.segmentSeconds, ...(p.source.maxFrameInterval !== undefined && { maxFrameInterval: p.source.maxFrameInterval }), signal: ctx.signal });
       files.push(...hls.files);
       ctx.log(`hls: ${hls.files.length} files verified`);
     }
     if (p.dash) {
       const dash = await packageDash({ renditions: inputs, segmentSeconds: p.segmentSeconds, outDir, signal: ctx.signal, onLog: ctx.toolLog });
-      await verifyDash(join(outDir, 'dash', 'manifest.mpd'), expected, { segmentSeconds: p.segmentSeconds, signal: ctx.signal });
+      await verifyDash(join(outDir, 'dash', 'manifest.mpd'), expected, { segmentSeconds: p.segmentSeconds, ...(p.source.maxFrameInterval !== undefined && { maxFrameInterval: p.source.maxFrameInterval }), signal: ctx.signal });
       files.push(...dash.files);
       ctx.log(`dash: ${dash.files.length} files verified`);
     }
