@@ -49,6 +49,12 @@ export function startJanitor(deps: CoordinatorDeps, log: FastifyBaseLogger): Jan
       if (jobs > 0) log.info({ jobs, artifacts: artifactKeys.length }, 'janitor: pruned finished jobs');
       if (jobs < 200) break;
     }
+    // Intermediate files of completed graph jobs (encoded chunks, the audio track).
+    for (let round = 0; round < 20; round++) {
+      const keys = await store.takeBlobTrash(500);
+      for (const key of keys) await blobs.delete(key);
+      if (keys.length < 500) break;
+    }
   };
   const leases = every(config.janitorIntervalMs, runOnce, log, 'janitor pass');
   const pruning = every(config.pruneIntervalMs, pruneOnce, log, 'retention pass');

@@ -83,3 +83,9 @@ export function expansionError(err: unknown, task: { id: string; kind: string })
   if (err instanceof VidfleetError) return err;
   return new VidfleetError('INTERNAL', `Planning the rest of the job from task ${task.id} (${task.kind}) failed: ${(err as Error).message}`, { retryable: false });
 }
+
+/**
+ * Artifacts named under work/ are a graph's intermediate files (encoded chunks, the audio
+ * track): dropped when their job completes. As a name range, so the (job_id, name) index finds them.
+ */
+export const WORK_ARTIFACTS = { from: 'work/', to: 'work0' } as const;

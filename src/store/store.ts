@@ -241,6 +241,12 @@ export interface Store {
    * and idempotency keys past their TTL, at most `limit` jobs per call so the table lock is short.
    */
   pruneFinished(olderThanMs: number, limit: number): Promise<PruneResult>;
+  /**
+   * Storage keys of blobs no row names any more (a completed job's intermediate `work/…`
+   * artifacts, dropped in the transaction that completed it), at most `limit`, forgotten as they
+   * are handed out: the caller deletes them from the BlobStore.
+   */
+  takeBlobTrash(limit: number): Promise<string[]>;
   /** Earliest time (ms since epoch) a pending task of these kinds becomes due, or null if none waits. */
   nextDueAt(kinds: string[]): Promise<number | null>;
 

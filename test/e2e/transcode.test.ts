@@ -98,6 +98,9 @@ describe('transcode: chunked, across workers', () => {
 
     // Played by hls.js in headless Chromium from a copy of the package.
     const artifacts = await fleet.client.listArtifacts(job.id);
+    // Intermediate files (encoded chunks, the audio track) went with the job's completion.
+    expect(artifacts.filter((a) => a.name.startsWith('work/'))).toEqual([]);
+    expect(artifacts.map((a) => a.name)).toEqual(expect.arrayContaining(['360p.mp4', '240p.mp4', '144p.mp4', 'reports/360p.json', 'hls/master.m3u8', 'dash/manifest.mpd']));
     const hlsDir = join(dir, 'served');
     for (const a of artifacts.filter((x) => x.name.startsWith('hls/'))) await download(fleet.client, job.id, a.name, hlsDir);
     const server = await serveDirectory(hlsDir);
@@ -141,4 +144,27 @@ describe('transcode: chunked, across workers', () => {
       await victim.kill('SIGKILL');
     }
   }, 600_000);
+  it('cancel stops every running task of the graph at once and hands out nothing more', async () => {
+    const upload = await fleet.client.uploadFile(clip, 'counter.mp4');
+    // A slow preset, so chunks are still being encoded when the cancel comes.
+    const submitted = await fleet.client.submitJob({ kind: 'transcode', input: upload.uri, params: { renditions: [{ name: '360p', height: 360, preset: 'slow' }], chunkSeconds: 10 } });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const job = await fleet.client.getJob(submitted.id);
+      if (job.tasks?.some((t) => t.kind === 'transcode.video' && t.status === 'running')) break;
+      if (Date.now() > deadline) throw new Error('no chunk ever ran');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await fleet.client.cancelJob(submitted.id);
+    const job = await untilFinished(fleet.client, submitted.id);
+    expect(job.status).toBe('canceled');
+    const tasks = (await fleet.client.getJob(job.id)).tasks ?? [];
+    expect(tasks.filter((t) => t.status !== 'completed' && t.status !== 'canceled')).toEqual([]);
+    expect(tasks.filter((t) => t.kind === 'transcode.video' && t.status === 'canceled').length).toBeGreaterThan(0);
+    expect(tasks.find((t) => t.name === 'merge/360p')?.status).toBe('canceled');
+    // The workers confirmed each cancel after stopping its ffmpeg: nothing of this job still runs.
+    const idleBy = Date.now() + 5_000;
+    while (fleet.workers.some((w) => w.runningTasks > 0) && Date.now() < idleBy) await new Promise((r) => setTimeout(r, 50));
+    expect(fleet.workers.map((w) => w.runningTasks)).toEqual(fleet.workers.map(() => 0));
+  }, 300_000);
 });

@@ -20,6 +20,7 @@
 import type { JobStatus } from '../../protocol/model.js';
 import { deriveJob, isTerminalJob, jobFinishedAt, taskFacts, type StoreEventType, type TaskRow } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
+import { WORK_ARTIFACTS } from '../graph.js';
 import { exec, q, type Client } from './connection.js';
 import { appendEvents, eventArgs, insertEventsSql, type NewEvent } from './events.js';
 
@@ -72,6 +73,10 @@ const FINISH_SQL = `WITH ev AS (${insertEventsSql(8)})
   FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::bigint[]) AS u(id, status, progress, error, result, finished_at)
   WHERE jobs.id = u.id`;
 
+// A completed job's intermediate artifacts: rows gone now, blobs queued for the janitor.
+const TRASH_WORK_SQL = `WITH gone AS (DELETE FROM artifacts WHERE job_id = ANY($1::text[]) AND name >= $2 AND name < $3 RETURNING key)
+  INSERT INTO blob_trash (key, created_at) SELECT key, $4 FROM gone ON CONFLICT DO NOTHING`;
+
 /** Step 3, for jobs already locked: the events, then each job re-derived from its tasks. */
 export async function finishJobs(c: Client, now: number, jobs: Map<string, JobState>, events: readonly NewEvent[]): Promise<void> {
   const locked = [...jobs.values()];
@@ -103,6 +108,8 @@ export async function finishJobs(c: Client, now: number, jobs: Map<string, JobSt
     }
   }
   await exec(c, FINISH_SQL, [ids, cols.status, cols.progress, cols.error, cols.result, cols.finished, now, ...eventArgs(events, now)]);
+  const completed = locked.filter((job, i) => cols.status[i] === 'completed' && job.status !== 'completed').map((job) => job.id);
+  if (completed.length > 0) await exec(c, TRASH_WORK_SQL, [completed, WORK_ARTIFACTS.from, WORK_ARTIFACTS.to, now]);
   // After the task events, as a job's end is the last thing that happens to it.
   await appendEvents(c, now, jobEvents);
 }

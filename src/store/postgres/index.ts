@@ -19,7 +19,7 @@ import { assertAttempt, reportProgress } from './fence.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
 import { migrate } from './migrations.js';
-import { pruneFinished } from './retention.js';
+import { pruneFinished, takeBlobTrash } from './retention.js';
 import * as workers from './workers.js';
 
 export interface PostgresStoreOptions {
@@ -166,6 +166,10 @@ export class PostgresStore implements Store {
 
   async pruneFinished(olderThanMs: number, limit: number): Promise<PruneResult> {
     return pruneFinished(this.ctx, olderThanMs, limit);
+  }
+
+  async takeBlobTrash(limit: number): Promise<string[]> {
+    return takeBlobTrash(this.ctx, limit);
   }
 
   async nextDueAt(kinds: string[]): Promise<number | null> {

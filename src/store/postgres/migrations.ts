@@ -164,6 +164,10 @@ export const MIGRATIONS: readonly string[] = [
   -- (a sort of every pending task: the regression migration 2 fixed), so it must not match it.
   DROP INDEX tasks_due;
   CREATE INDEX tasks_due ON tasks (run_after) INCLUDE (kind, waiting_on) WHERE status = 'pending';
+  CREATE TABLE blob_trash (
+    key        text PRIMARY KEY,
+    created_at bigint NOT NULL
+  );
   `,
 ];
 

@@ -44,3 +44,14 @@ export async function pruneFinished(ctx: Ctx, olderThanMs: number, limit: number
     return { jobs: row?.jobs ?? 0, artifactKeys: [...new Set(row?.keys ?? [])].sort() };
   });
 }
+
+/** Hands out (and forgets) up to `limit` trashed blob keys; SKIP LOCKED so coordinators share the work. */
+export async function takeBlobTrash(ctx: Ctx, limit: number): Promise<string[]> {
+  validateLimit('limit', limit);
+  const rows = await q<{ key: string }>(
+    ctx.pool,
+    'DELETE FROM blob_trash WHERE key IN (SELECT key FROM blob_trash ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING key',
+    [limit],
+  );
+  return rows.map((r) => r.key);
+}

@@ -155,6 +155,10 @@ export class SqliteStore implements Store {
     return pruneFinished(this.ctx, olderThanMs, limit);
   }
 
+  async takeBlobTrash(limit: number): Promise<string[]> {
+    return jobs.takeBlobTrash(this.ctx, limit);
+  }
+
   async nextDueAt(kinds: string[]): Promise<number | null> {
     return leases.nextDueAt(this.ctx, kinds);
   }

@@ -2,13 +2,14 @@
 // task change calls inside its own transaction.
 import {
   deriveJob, idempotencyConflict, idempotencyDecision, isTerminalJob, jobFinishedAt, jobToWire, jsonText, taskFacts, validateIdempotency, validateListFilter, validateNewJob,
-  type IdempotencyKeyRow, type JobRow, type TaskRow,
+  validateLimit, type IdempotencyKeyRow, type JobRow, type TaskRow,
 } from '../derive.js';
 import { newId } from '../ids.js';
 import type { Job } from '../../protocol/model.js';
 import type { IdempotencyOptions, ListJobsFilter, NewJob } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
 import { insertTasks } from './dag.js';
+import { WORK_ARTIFACTS } from '../graph.js';
 import { appendEvent } from './events.js';
 
 function insertJob(ctx: Ctx, job: NewJob, now: number): string {
@@ -111,6 +112,7 @@ export function recomputeJob(ctx: Ctx, jobId: string): void {
     finishedAt,
     jobId,
   );
+  if (next.status === 'completed' && job.status !== 'completed') trashWorkArtifacts(ctx, jobId, now);
   if (next.status !== job.status && isTerminalJob(next.status)) {
     const type = next.status === 'completed' ? 'job.completed' : next.status === 'failed' ? 'job.failed' : 'job.canceled';
     appendEvent(ctx, jobId, null, type, next.error === null ? {} : { error: JSON.parse(next.error) as unknown });
@@ -128,4 +130,17 @@ export function cancelWaitingSiblings(ctx: Ctx, jobId: string, reason: string): 
     now: ctx.now(),
   }) as { id: string }[];
   for (const r of rows) appendEvent(ctx, jobId, r.id, 'task.canceled', { reason });
+}
+
+/** A completed job's intermediate artifacts: rows gone now, blobs queued for the janitor. */
+function trashWorkArtifacts(ctx: Ctx, jobId: string, now: number): void {
+  const gone = stmt(ctx, 'DELETE FROM artifacts WHERE job_id = ? AND name >= ? AND name < ? RETURNING key').all(jobId, WORK_ARTIFACTS.from, WORK_ARTIFACTS.to) as { key: string }[];
+  const trash = stmt(ctx, 'INSERT INTO blob_trash (key, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING');
+  for (const g of gone) trash.run(g.key, now);
+}
+
+/** Hands out (and forgets) up to `limit` trashed blob keys. */
+export function takeBlobTrash(ctx: Ctx, limit: number): string[] {
+  validateLimit('limit', limit);
+  return immediate(ctx, () => (stmt(ctx, 'DELETE FROM blob_trash WHERE key IN (SELECT key FROM blob_trash ORDER BY created_at LIMIT ?) RETURNING key').all(limit) as { key: string }[]).map((r) => r.key));
 }

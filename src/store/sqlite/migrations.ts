@@ -154,6 +154,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX tasks_claim ON tasks (kind, priority DESC, created_at, id, run_after) WHERE status = 'pending' AND waiting_on = 0;
   DROP INDEX tasks_due;
   CREATE INDEX tasks_due ON tasks (kind, run_after) WHERE status = 'pending' AND waiting_on = 0;
+  -- Blobs whose rows are gone (a completed job's work/ artifacts), for the janitor to delete.
+  CREATE TABLE blob_trash (
+    key        TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  ) STRICT;
   `,
 ];
 

@@ -35,6 +35,7 @@ export function pruneFinished(ctx: Ctx, olderThanMs: number, limit: number): Pru
       for (const r of stmt(ctx, 'DELETE FROM artifacts WHERE job_id = ? RETURNING key').all(id) as { key: string }[]) artifactKeys.push(r.key);
       stmt(ctx, 'DELETE FROM events WHERE job_id = ?').run(id);
       stmt(ctx, 'DELETE FROM task_logs WHERE job_id = ?').run(id);
+      stmt(ctx, 'DELETE FROM task_deps WHERE job_id = ?').run(id);
       stmt(ctx, 'DELETE FROM tasks WHERE job_id = ?').run(id);
       stmt(ctx, 'DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
       stmt(ctx, 'DELETE FROM jobs WHERE id = ?').run(id);

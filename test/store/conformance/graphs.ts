@@ -90,6 +90,30 @@ export function graphTests(h: Harness): void {
       expect(canceled.tasks?.every((t) => t.status === 'canceled')).toBe(true);
     });
 
+    it("drops a completed job's work/ artifacts and hands their keys out once for deletion; a failed job keeps them", async () => {
+      const art = (name: string) => ({ name, key: `jobs/x/${name}`, size: 1, sha256: 'a'.repeat(64), contentType: 'video/mp4' });
+      const { job } = await h.store.createJob({ kind: 'transcode', input: 'x://', params: {}, priority: 0, tasks: [task('a'), task('b', ['a'])] });
+      const w = await h.worker();
+      const a = await h.claimOne(w);
+      await h.store.recordArtifact(ref(a, w), art('work/video/360p/00000.mp4'));
+      await h.store.recordArtifact(ref(a, w), art('work0-is-not-work.mp4'));
+      await complete(a, w);
+      const b = await h.claimOne(w);
+      await h.store.recordArtifact(ref(b, w), art('360p.mp4'));
+      expect(await h.store.takeBlobTrash(10)).toEqual([]); // not before the job completes
+      await complete(b, w);
+      expect((await h.store.listArtifacts(job.id)).map((x) => x.name).sort()).toEqual(['360p.mp4', 'work0-is-not-work.mp4']);
+      expect(await h.store.takeBlobTrash(10)).toEqual(['jobs/x/work/video/360p/00000.mp4']);
+      expect(await h.store.takeBlobTrash(10)).toEqual([]);
+
+      const failed = (await diamond()).job;
+      const fa = await h.claimOne(w);
+      await h.store.recordArtifact(ref(fa, w), { ...art('work/audio.mp4'), key: 'jobs/y/work/audio.mp4' });
+      await h.store.failTask(ref(fa, w), errorBody('INPUT_CORRUPT'), { retryDelayMs: 0 });
+      expect((await h.store.listArtifacts(failed.id)).map((x) => x.name)).toEqual(['work/audio.mp4']);
+      expect(await h.store.takeBlobTrash(10)).toEqual([]);
+    });
+
     describe('extension from a completed task (graph expanders)', () => {
       const planJob = () => h.store.createJob({ kind: 'transcode', input: 'x://', params: { ladder: 1 }, priority: 5, tasks: [task('plan', [], { kind: 'plan' })] });
 
