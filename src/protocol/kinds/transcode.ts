@@ -80,6 +80,8 @@ export function transcodeParamsProblem(params: Record<string, unknown>): string 
     if (r.crf !== undefined && r.bitrateKbps !== undefined) return `Rendition "${r.name}" gives both crf and bitrateKbps; pick one.`;
     if ((r.maxrateKbps === undefined) !== (r.bufsizeKbps === undefined)) return `Rendition "${r.name}": maxrateKbps and bufsizeKbps go together.`;
     if ((r.codec ?? 'h264') !== 'av1' && r.crf !== undefined && r.crf > 51) return `Rendition "${r.name}": crf for ${r.codec ?? 'h264'} is 0-51.`;
+    // libsvtav1 in ffmpeg 5.1 takes no VBV cap: the rung would be refused by every worker.
+    if (r.codec === 'av1' && r.maxrateKbps !== undefined) return `Rendition "${r.name}": av1 (libsvtav1) takes no maxrateKbps/bufsizeKbps; use crf or bitrateKbps.`;
   }
   if (p.mp4 === false && p.hls === false && p.dash !== true) return 'The job would publish nothing: keep mp4, hls or dash on.';
   return null;
