@@ -163,13 +163,13 @@ export const TRANSCODE_ARTIFACTS = {
   report: (rendition: string) => `reports/${rendition}.json`,
 };
 
+/** One chunk, encoded into one rung or (decoded once) into several. */
 export interface VideoTaskParams {
   source: SourceFacts;
   chunk: ChunkPlan;
-  rendition: ResolvedRendition;
+  outputs: { rendition: ResolvedRendition; artifact: string }[];
   /** Keyframes forced on multiples of this (HLS/DASH); null without packaging. */
   segmentSeconds: number | null;
-  artifact: string;
 }
 
 export interface AudioTaskParams {

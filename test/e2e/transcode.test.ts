@@ -76,8 +76,9 @@ describe('transcode: chunked, across workers', () => {
 
     const full = await fleet.client.getJob(job.id);
     const tasks = full.tasks ?? [];
+    // One task per chunk: each decodes its chunk once and encodes all three rungs.
     const videos = tasks.filter((t) => t.kind === 'transcode.video');
-    expect(videos).toHaveLength(3 * 12);
+    expect(videos.map((t) => t.name)).toEqual(Array.from({ length: 12 }, (_, i) => `video/${String(i).padStart(5, '0')}`));
     expect(tasks.map((t) => t.name).filter((n) => !n?.startsWith('video/'))).toEqual(['plan', 'audio', 'merge/360p', 'merge/240p', 'merge/144p', 'package']);
     // Both workers took chunks: the graph really ran in parallel.
     expect(new Set(videos.map((t) => t.workerId)).size).toBe(2);
@@ -114,7 +115,7 @@ describe('transcode: chunked, across workers', () => {
     }
   }, 600_000);
 
-  it('a worker killed with SIGKILL while it encodes a chunk: that chunk is redone elsewhere, the output still exact', async () => {
+  it('a worker killed with SIGKILL while it encodes a chunk (one task per chunk × rung): that task is redone elsewhere, the outputs still exact', async () => {
     const upload = await fleet.client.uploadFile(clip, 'counter.mp4');
     // The victim, a separate process, is the only worker that runs chunks until it dies.
     for (const w of fleet.workers) await w.stop();
@@ -122,7 +123,7 @@ describe('transcode: chunked, across workers', () => {
     const victim: Proc = startVidfleet(['worker', '--coordinator', fleet.coordinator.url, '--concurrency', '1', '--name', 'victim', '--kinds', 'transcode']);
     try {
       const [, victimId] = await waitForOutput(victim, /"registered","workerId":"([^"]+)"/);
-      const submitted = await fleet.client.submitJob({ kind: 'transcode', input: upload.uri, params: { renditions: [LADDER[2]!], chunkSeconds: 10, hls: false } });
+      const submitted = await fleet.client.submitJob({ kind: 'transcode', input: upload.uri, params: { renditions: [LADDER[1]!, LADDER[2]!], chunkSeconds: 10, hls: false, chunkTasks: 'rendition' } });
       let killed: string | undefined;
       const deadline = Date.now() + 120_000;
       while (!killed && Date.now() < deadline) {
@@ -139,7 +140,8 @@ describe('transcode: chunked, across workers', () => {
       expect(job.status, JSON.stringify(job.error)).toBe('completed');
       const redone = (await fleet.client.getJob(job.id)).tasks?.find((t) => t.name === killed);
       expect(redone).toMatchObject({ status: 'completed', attempt: 2 });
-      await expectExact(await download(fleet.client, job.id, '144p.mp4', join(dir, 'killed')));
+      expect((await fleet.client.getJob(job.id)).tasks?.filter((t) => t.kind === 'transcode.video')).toHaveLength(2 * 12);
+      for (const name of ['240p.mp4', '144p.mp4']) await expectExact(await download(fleet.client, job.id, name, join(dir, 'killed')));
     } finally {
       await victim.kill('SIGKILL');
     }

@@ -12,6 +12,7 @@ import {
   type AudioTaskParams,
   type MergeTaskParams,
   type PackageTaskParams,
+  type ResolvedRendition,
   type TranscodeParams,
   type TranscodePlan,
   type VideoTaskParams,
@@ -70,7 +71,7 @@ export function transcodeGraph(e: GraphExpansion): NewTask[] {
   const publishMp4 = params.mp4 !== false;
   const audio = params.audio === false || !source.audio ? null : { codec: params.audio?.codec ?? 'aac', bitrateKbps: params.audio?.bitrateKbps ?? 128, channels: Math.min(params.audio?.channels ?? 2, source.audio.channels || 2) };
 
-  const total = renditions.length * (chunks.length + 1) + 2;
+  const total = (params.chunkTasks === 'rendition' ? renditions.length : 1) * chunks.length + renditions.length + 3;
   if (total > MAX_GRAPH_TASKS) {
     throw new VidfleetError('INVALID_PARAMS', `This transcode would need ${total} tasks (${chunks.length} chunks × ${renditions.length} renditions); the limit is ${MAX_GRAPH_TASKS}. Raise chunkSeconds.`, { retryable: false });
   }
@@ -80,22 +81,35 @@ export function transcodeGraph(e: GraphExpansion): NewTask[] {
     const p: AudioTaskParams = { source, audio, artifact: ARTIFACTS.audio };
     tasks.push({ ...base, kind: 'transcode.audio', name: 'audio', after: ['plan'], params: p as never, maxRunMs: runLimit(source.duration), weight: source.duration * 0.05 });
   }
-  for (const r of renditions) {
-    const megapixels = (r.width * r.height) / 1e6;
-    const videos = chunks.map((chunk): NewTask => {
-      const p: VideoTaskParams = { source, chunk, rendition: r, segmentSeconds: packaged ? segmentSeconds : null, artifact: ARTIFACTS.chunk(r.name, chunk.index) };
-      return {
+  const cost = (r: ResolvedRendition) => Math.max(0.05, (r.width * r.height) / 1e6) * CODEC_COST[r.codec];
+  // Which task makes each (rung, chunk): one per chunk for the whole ladder (one decode), or one
+  // per chunk × rung.
+  const groups = params.chunkTasks === 'rendition' ? renditions.map((r) => [r]) : [renditions];
+  const producer = new Map<string, string>();
+  for (const chunk of chunks) {
+    for (const group of groups) {
+      const name = groups.length === 1 ? `video/${pad(chunk.index)}` : `video/${group[0]!.name}/${pad(chunk.index)}`;
+      const p: VideoTaskParams = {
+        source,
+        chunk,
+        outputs: group.map((r) => ({ rendition: r, artifact: ARTIFACTS.chunk(r.name, chunk.index) })),
+        segmentSeconds: packaged ? segmentSeconds : null,
+      };
+      const work = (chunk.end - chunk.start) * group.reduce((sum, r) => sum + cost(r), 0);
+      tasks.push({
         ...base,
         kind: 'transcode.video',
-        name: `video/${r.name}/${String(chunk.index).padStart(5, '0')}`,
+        name,
         after: ['plan'],
         params: p as never,
-        requires: [`encoder:${TRANSCODE_ENCODERS[r.codec]}`],
-        maxRunMs: runLimit((chunk.end - chunk.start) * CODEC_COST[r.codec] * Math.max(1, megapixels)),
-        weight: (chunk.end - chunk.start) * Math.max(0.05, megapixels) * CODEC_COST[r.codec],
-      };
-    });
-    tasks.push(...videos);
+        requires: [...new Set(group.map((r) => `encoder:${TRANSCODE_ENCODERS[r.codec]}`))],
+        maxRunMs: runLimit(work),
+        weight: work,
+      });
+      for (const r of group) producer.set(`${r.name}/${chunk.index}`, name);
+    }
+  }
+  for (const r of renditions) {
     const merge: MergeTaskParams = {
       source,
       rendition: r,
@@ -105,11 +119,12 @@ export function transcodeGraph(e: GraphExpansion): NewTask[] {
       artifact: ARTIFACTS.merged(r.name, publishMp4),
       report: ARTIFACTS.report(r.name),
     };
+    const chunkTasks = [...new Set(chunks.map((c) => producer.get(`${r.name}/${c.index}`) as string))];
     tasks.push({
       ...base,
       kind: 'transcode.merge',
       name: `merge/${r.name}`,
-      after: [...videos.map((v) => v.name as string), ...(audio ? ['audio'] : [])],
+      after: [...chunkTasks, ...(audio ? ['audio'] : [])],
       params: merge as never,
       maxRunMs: runLimit(source.duration * 0.2),
       weight: source.duration * 0.02,
@@ -135,6 +150,8 @@ export function transcodeGraph(e: GraphExpansion): NewTask[] {
   });
   return tasks;
 }
+
+const pad = (index: number): string => String(index).padStart(5, '0');
 
 /** A run limit for work of about `seconds` of 1080p-equivalent encoding: generous, never below 10 minutes. */
 function runLimit(seconds: number): number {

@@ -54,6 +54,9 @@ export const TranscodeParamsSchema = Type.Object(
     dash: Type.Optional(Type.Boolean({ description: 'Package as DASH (default false).' })),
     segmentSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 30, description: 'HLS/DASH segment length; keyframes are forced on it (default 4).' })),
     chunkSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'Target chunk length for parallel encoding (default 20; 0 turns chunking off). Chunks start on source keyframes.' })),
+    chunkTasks: Type.Optional(
+      literals(['ladder', 'rendition'] as const, 'ladder (default): one task per chunk decodes it once and encodes every rung; rendition: one task per chunk × rung (more parallel tasks, one decode of the chunk per rung).'),
+    ),
     minChunkSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 3600, description: 'No chunk shorter than this (default 5, or chunkSeconds if smaller).' })),
   },
   { additionalProperties: false },
