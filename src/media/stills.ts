@@ -143,7 +143,8 @@ export function hdrFallback(curve: 'hdr10' | 'hlg'): string | null {
   return `lutyuv=y='${expr}'`;
 }
 
-function toneMapFilters(source: StillSource, curve: 'hdr10' | 'hlg', zscale: boolean): string[] {
+/** HDR → SDR BT.709 (zscale + hable), or a luma curve without zscale; shared with transcode. */
+export function toneMapFilters(source: Pick<StillSource, 'colorSpace' | 'colorPrimaries'>, curve: 'hdr10' | 'hlg', zscale: boolean): string[] {
   if (!zscale) {
     const lut = hdrFallback(curve);
     return lut ? [lut] : [];

@@ -61,6 +61,11 @@ export interface SourceFacts {
    * segment cannot end before the first frame after its boundary, so it may overrun by this.
    */
   maxFrameInterval?: number;
+  /**
+   * Colour of the source video. An HDR source (PQ/HLG, or untagged 10-bit BT.2020) is
+   * tone-mapped to SDR BT.709 for 8-bit rungs: shown as SDR untouched it is washed out.
+   */
+  color?: { hdr: 'hdr10' | 'hlg' | 'sdr' | 'unknown'; colorSpace: string | null; colorPrimaries: string | null; bitDepth: number | null };
   /** Absolute index of the video stream analysed (the file's first usable one when absent). */
   videoStream?: number;
   /** The audio stream chosen (default-flagged, else first), or null when there is none. */
@@ -196,4 +201,20 @@ export interface PackageTaskParams {
   hls: boolean;
   dash: boolean;
   chunks: number;
+}
+
+/**
+ * The HDR curve a rung must undo, or null: an HDR source going to an 8-bit rung (every H.264
+ * rung; HEVC/AV1 unless their profile is a 10-bit one). Untagged 10-bit BT.2020 is taken as PQ,
+ * as for stills. The planner requires filter:zscale of the chunk workers then, so every chunk of
+ * a rung is tone-mapped the same way.
+ */
+export function toneMapCurve(facts: Pick<SourceFacts, 'color'>, r: Pick<RenditionSpec, 'codec' | 'profile'>): 'hdr10' | 'hlg' | null {
+  const c = facts.color;
+  if (!c) return null;
+  const tenBit = r.codec !== 'h264' && /10/.test(r.profile ?? '');
+  if (tenBit) return null;
+  if (c.hdr === 'hdr10' || c.hdr === 'hlg') return c.hdr;
+  if (c.hdr === 'unknown' && /^bt2020/.test(c.colorSpace ?? '') && (c.bitDepth ?? 10) > 8) return 'hdr10';
+  return null;
 }

@@ -1,5 +1,5 @@
 // Real-world sources through the whole transcode graph: phone video (rotation, VFR, HEVC HLG
-// with an edit list), odd sizes, Matroska without a duration, open-GOP and interlaced MPEG-2 in
+// with an edit list), HDR10 tone-mapped to SDR, odd sizes, Matroska without a duration, open-GOP and interlaced MPEG-2 in
 // TS and MXF, audio that starts late, no audio. Chunks are short so even these few-second files
 // are split several times. The merge's own checks (frame count per chunk and in total, seams,
 // DTS order, duration, A/V offset) must pass, and the published MP4 is counted again here.
@@ -17,6 +17,7 @@ const FILES = [
   '03_phone_iphone4s_rot90_moov-end.mov',
   '05_phone_pixel-motionphoto_hevc-hvc1_vfr.mp4',
   '06_phone_iphone_hevc-main10-hlg_editlist.mp4',
+  '08_hevc-hev1_main10-hdr10_frame-gaps.mp4',
   '12_mkv_chrome-mediarecorder_h264_noduration.mkv',
   '16_webm_vp9_odd-161x121_bear.webm',
   '19_ts_dvbt_mpeg2-576i-tff_mp2.ts',
@@ -51,9 +52,11 @@ describe.skipIf(!HAVE_REAL_MEDIA)(HAVE_REAL_MEDIA ? 'transcode: the real-world c
     if (plan.source.audio) expect(Math.abs(merge.check.audioOffset ?? Infinity)).toBeLessThanOrEqual(1 / plan.source.fps);
 
     const mp4 = `${fleet.coordinator.url}/v1/jobs/${job.id}/artifacts/low.mp4`;
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets,width,height', '-of', 'json', mp4]);
-    const [stream] = (JSON.parse(stdout) as { streams: { nb_read_packets: string; width: number; height: number }[] }).streams;
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_packets,width,height,color_transfer', '-of', 'json', mp4]);
+    const [stream] = (JSON.parse(stdout) as { streams: { nb_read_packets: string; width: number; height: number; color_transfer?: string }[] }).streams;
     expect(Number(stream?.nb_read_packets)).toBe(plan.source.frames);
+    // HDR (PQ, HLG) into 8-bit H.264 is tone-mapped to SDR BT.709, not passed through washed out.
+    if (plan.source.color?.hdr === 'hdr10' || plan.source.color?.hdr === 'hlg') expect(stream?.color_transfer).toBe('bt709');
     expect(stream?.height).toBeLessThanOrEqual(144);
     console.log(`[corpus transcode] ${file}: ${plan.source.frames} frames, ${plan.chunks.length} chunks, ${stream?.width}x${stream?.height}, vfr ${plan.source.vfr}, audio ${plan.source.audio ? 'yes' : 'no'}`);
   }, 180_000);

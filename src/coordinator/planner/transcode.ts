@@ -7,6 +7,7 @@
 // rendition would produce the same bytes several times.
 import {
   TRANSCODE_ENCODERS,
+  toneMapCurve,
   VidfleetError,
   TRANSCODE_ARTIFACTS as ARTIFACTS,
   type AudioTaskParams,
@@ -102,7 +103,7 @@ export function transcodeGraph(e: GraphExpansion): NewTask[] {
         name,
         after: ['plan'],
         params: p as never,
-        requires: [...new Set(group.map((r) => `encoder:${TRANSCODE_ENCODERS[r.codec]}`))],
+        requires: [...new Set([...group.map((r) => `encoder:${TRANSCODE_ENCODERS[r.codec]}`), ...(group.some((r) => toneMapCurve(source, r)) ? ['filter:zscale'] : [])])],
         maxRunMs: runLimit(work),
         weight: work,
       });

@@ -103,6 +103,7 @@ export async function analyzeSource(input: string, options: AnalyzeOptions = {})
     timeBase: timeline.timeBase,
     videoStart,
     videoStream: primary.index,
+    color: { hdr: v.hdr, colorSpace: v.colorSpace, colorPrimaries: v.colorPrimaries, bitDepth: v.bitDepth },
     maxFrameInterval: frames.reduce((max, f, i) => (i > 0 ? Math.max(max, f.pts - frames[i - 1]!.pts) : max), 0),
     audio,
   };

@@ -9,7 +9,8 @@
 // - libsvtav1 (SVT-AV1 1.4 through ffmpeg 5.1) ignores -force_key_frames: only the first frame
 //   and every `-g` frames are keys. So an AV1 chunk with segment starts inside is encoded in
 //   parts that each begin at a segment start (ChunkPart), then joined.
-import { VidfleetError } from '../../protocol/index.js';
+import { VidfleetError, toneMapCurve } from '../../protocol/index.js';
+import { toneMapFilters } from '../stills.js';
 import type { AudioSpec, ChunkPlan, RenditionSpec, ResolvedRendition, SourceFacts, VideoCodec } from './types.js';
 
 const X26X_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'];
@@ -88,6 +89,12 @@ export function segmentKeyTimes(chunk: ChunkPlan, facts: SourceFacts, segmentSec
   return out;
 }
 
+/** HDR → SDR for an 8-bit rung of an HDR source (zscale: the planner requires it of chunk workers). */
+export function toneMap(facts: SourceFacts, r: RenditionSpec): string[] {
+  const curve = toneMapCurve(facts, r);
+  return curve && facts.color ? toneMapFilters(facts.color, curve, true) : [];
+}
+
 export function videoFilters(facts: SourceFacts, r: ResolvedRendition, part?: ChunkPart): string {
   const f: string[] = [];
   // A part's end on the clock that starts at its seek point. Not an input -t: that is counted
@@ -95,7 +102,7 @@ export function videoFilters(facts: SourceFacts, r: ResolvedRendition, part?: Ch
   if (part?.seconds) f.push(`trim=end=${secs(part.seconds)}`);
   // send_frame: one output frame per input frame, so the plan's frame counts still hold.
   if (facts.interlaced) f.push('bwdif=mode=send_frame:parity=auto:deint=all');
-  f.push(`scale=${r.width}:${r.height}`, 'setsar=1', `format=${pixelFormat(r)}`);
+  f.push(`scale=${r.width}:${r.height}`, 'setsar=1', ...toneMap(facts, r), `format=${pixelFormat(r)}`);
   // The chunk file starts at 0 so the merge can place it by its source offset alone. A part
   // (see ChunkPart) keeps its offset from the seek point instead: it is where it starts.
   if (!part) f.push('setpts=PTS-STARTPTS');

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { ffmpegInputArg, PROTOCOL_WHITELIST } from '../process.js';
 import { checkChunk } from './checks.js';
-import { canForceKeyframes, KEY_SLACK, secs, segmentKeyTimes, trackTimescale, videoCodecArgs } from './encode-args.js';
+import { canForceKeyframes, KEY_SLACK, secs, segmentKeyTimes, toneMap, trackTimescale, videoCodecArgs } from './encode-args.js';
 import { encodeVideoChunk, runEncode } from './encode-chunk.js';
 import type { ChunkPlan, ChunkReport, ResolvedRendition, SourceFacts } from './types.js';
 
@@ -35,7 +35,7 @@ export function ladderChunkArgs(o: { inputArg: string; facts: SourceFacts; chunk
   const common = [...(facts.interlaced ? ['bwdif=mode=send_frame:parity=auto:deint=all'] : []), 'setpts=PTS-STARTPTS', `split=${outputs.length}`];
   const graph = [
     `[${stream}]${common.join(',')}${outputs.map((_, i) => `[s${i}]`).join('')}`,
-    ...outputs.map(({ rendition: r }, i) => `[s${i}]scale=${r.width}:${r.height},setsar=1,format=${pixelFormat(r)}[v${i}]`),
+    ...outputs.map(({ rendition: r }, i) => `[s${i}]${[`scale=${r.width}:${r.height}`, 'setsar=1', ...toneMap(facts, r), `format=${pixelFormat(r)}`].join(',')}[v${i}]`),
   ].join(';');
   return [
     '-hide_banner', '-nostdin', '-v', 'level+warning', '-nostats', '-progress', 'pipe:1', '-y',
