@@ -156,7 +156,9 @@ describe('encode arguments', () => {
     const r: ResolvedRendition = { name: '360p', codec: 'h264', width: 640, height: 360, bitrateKbps: 800, maxrateKbps: 1000 };
     const args = videoChunkArgs({ inputArg: 'file:/in.mp4', facts: f, chunk, rendition: r, segmentSeconds: 4, out: '/o.mp4', protocolWhitelist: 'file' });
     expect(args.indexOf('-ss')).toBeLessThan(args.indexOf('-i'));
-    expect(args[args.indexOf('-ss') + 1]).toBe('9.980000');
+    // A quarter of a 1/12800 s tick before the keyframe at 10 s: decoding starts at that keyframe,
+    // not at the GOP before it (which half a frame early, 9.98 s, did).
+    expect(args[args.indexOf('-ss') + 1]).toBe('9.999980');
     expect(args[args.indexOf('-frames:v') + 1]).toBe('250');
     expect(args[args.indexOf('-fps_mode') + 1]).toBe('passthrough');
     expect(args[args.indexOf('-force_key_frames') + 1]).toBe('1.999000,5.999000');

@@ -6,7 +6,7 @@ import { classifyFailure } from '../errors.js';
 import { ffmpegBinary, ffmpegInputArg, PROTOCOL_WHITELIST, runProcess } from '../process.js';
 import { createProgressParser } from '../progress.js';
 import { checkChunk, listPackets } from './checks.js';
-import { canForceKeyframes, KEY_SLACK, segmentKeyTimes, trackTimescale, videoChunkArgs } from './encode-args.js';
+import { canForceKeyframes, KEY_SLACK, seekPoint, segmentKeyTimes, trackTimescale, videoChunkArgs } from './encode-args.js';
 import { concatCopy } from './merge.js';
 import type { ChunkPlan, ChunkReport, ResolvedRendition, SourceFacts } from './types.js';
 
@@ -48,7 +48,7 @@ export async function runEncode(
  */
 async function encodeInParts(req: EncodeChunkRequest, keyTimes: number[], action: string): Promise<void> {
   const { chunk, facts } = req;
-  const froms = [Math.max(0, chunk.seekFrom ?? chunk.start - 0.5 / facts.fps), ...keyTimes.map((t) => chunk.start + t - KEY_SLACK)];
+  const froms = [seekPoint(chunk, facts), ...keyTimes.map((t) => chunk.start + t - KEY_SLACK)];
   const parts: { path: string; at: number }[] = [];
   let done = 0;
   try {

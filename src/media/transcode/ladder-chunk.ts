@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { ffmpegInputArg, PROTOCOL_WHITELIST } from '../process.js';
 import { checkChunk } from './checks.js';
-import { canForceKeyframes, KEY_SLACK, secs, segmentKeyTimes, toneMap, trackTimescale, videoCodecArgs } from './encode-args.js';
+import { canForceKeyframes, KEY_SLACK, secs, seekPoint, segmentKeyTimes, toneMap, trackTimescale, videoCodecArgs } from './encode-args.js';
 import { encodeVideoChunk, runEncode } from './encode-chunk.js';
 import type { ChunkPlan, ChunkReport, ResolvedRendition, SourceFacts } from './types.js';
 
@@ -28,7 +28,7 @@ function pixelFormat(r: ResolvedRendition): string {
 /** The arguments of the one ffmpeg that makes every output: one decode, `split`, a chain per rung. */
 export function ladderChunkArgs(o: { inputArg: string; facts: SourceFacts; chunk: ChunkPlan; outputs: LadderChunkRequest['outputs']; segmentSeconds?: number; protocolWhitelist: string }): string[] {
   const { facts, chunk, outputs } = o;
-  const seek = Math.max(0, chunk.seekFrom ?? chunk.start - 0.5 / (facts.fps > 0 ? facts.fps : 25));
+  const seek = seekPoint(chunk, facts);
   const keys = segmentKeyTimes(chunk, facts, o.segmentSeconds);
   const stream = facts.videoStream === undefined ? '0:V:0' : `0:${facts.videoStream}`;
   // Deinterlacing and the time shift are the same for every rung: done once, before the split.
