@@ -24,7 +24,12 @@ export const RenditionSchema = Type.Object(
     bitrateKbps: Type.Optional(Type.Integer({ minimum: 50, maximum: 200_000, description: 'Target video bit rate; use with maxrateKbps/bufsizeKbps for streaming.' })),
     maxrateKbps: Type.Optional(Type.Integer({ minimum: 50, maximum: 400_000, description: 'Peak bit rate cap (VBV); needs bufsizeKbps.' })),
     bufsizeKbps: Type.Optional(Type.Integer({ minimum: 50, maximum: 800_000, description: 'VBV buffer size.' })),
-    preset: Type.Optional(literals(ENHANCE_PRESETS, 'Encoder speed/size trade-off (default medium; svt-av1 maps it to its 0-13 scale).')),
+    preset: Type.Optional(
+      Type.String({
+        pattern: `^(?:${ENHANCE_PRESETS.join('|')}|[0-9]|1[0-3])$`,
+        description: 'Encoder speed/size trade-off: h264/hevc ultrafast…veryslow (default veryfast); av1 (libsvtav1) 0-13, higher is faster (default 8).',
+      }),
+    ),
     profile: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,16}$', description: 'h264: baseline/main/high; hevc: main/main10.' })),
     level: Type.Optional(Type.String({ pattern: '^[0-9](\\.[0-9])?$', description: 'Codec level, e.g. 4.0 or 3.1.' })),
   },
@@ -84,6 +89,9 @@ export function transcodeParamsProblem(params: Record<string, unknown>): string 
     if ((r.maxrateKbps === undefined) !== (r.bufsizeKbps === undefined)) return `Rendition "${r.name}": maxrateKbps and bufsizeKbps go together.`;
     if ((r.codec ?? 'h264') !== 'av1' && r.crf !== undefined && r.crf > 51) return `Rendition "${r.name}": crf for ${r.codec ?? 'h264'} is 0-51.`;
     // libsvtav1 in ffmpeg 5.1 takes no VBV cap: the rung would be refused by every worker.
+    if (r.preset !== undefined && (r.codec === 'av1') !== /^\d+$/.test(r.preset)) {
+      return `Rendition "${r.name}": preset "${r.preset}" is not a ${r.codec ?? 'h264'} preset (${r.codec === 'av1' ? '0-13' : ENHANCE_PRESETS.join(', ')}).`;
+    }
     if (r.codec === 'av1' && r.maxrateKbps !== undefined) return `Rendition "${r.name}": av1 (libsvtav1) takes no maxrateKbps/bufsizeKbps; use crf or bitrateKbps.`;
   }
   if (p.mp4 === false && p.hls === false && p.dash !== true) return 'The job would publish nothing: keep mp4, hls or dash on.';
