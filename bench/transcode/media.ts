@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { secs } from '../../src/media/transcode/encode-args.js';
+import { secs, seekPoint } from '../../src/media/transcode/encode-args.js';
 import type { ChunkPlan, SourceFacts } from '../../src/media/transcode/types.js';
 import { runMeasured } from './single-pass.js';
 
@@ -61,7 +61,7 @@ async function decodeOnly(source: string, facts: SourceFacts, seek: number | nul
 
 export interface DecodeCost {
   whole: DecodeRun;
-  /** Every chunk decoded as a chunk encode reads it: -ss at the plan's seekFrom, exact frame count. */
+  /** Every chunk decoded as a chunk encode reads it: -ss at seekPoint (encode-args.ts), exact frame count. */
   chunked: DecodeRun;
   /** The same chunks with the seek point a quarter of a stream tick before each chunk's keyframe. */
   atKeyframe: DecodeRun;
@@ -82,7 +82,7 @@ export async function measureDecodeCost(source: string, facts: SourceFacts, chun
   const tick = facts.timeBase.num / facts.timeBase.den;
   for (const c of chunks) {
     // As videoChunkArgs seeks (src/media/transcode/encode-args.ts).
-    const seek = Math.max(0, c.seekFrom ?? c.start - 0.5 / (facts.fps > 0 ? facts.fps : 25));
+    const seek = seekPoint(c, facts);
     chunked.push(await decodeOnly(source, facts, seek, c.frames));
     atKey.push(await decodeOnly(source, facts, c.index === 0 ? seek : Math.max(0, c.start - tick / 4), c.frames));
   }

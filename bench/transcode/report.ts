@@ -104,6 +104,9 @@ export function renderReport(o: ReportInput): string {
   const sCpu = median(single.used.map((r) => r.cpu));
   const labels = [...new Set(o.vidfleetRuns.map((r) => r.label))];
   const head = o.vidfleetRuns.filter((r) => r.concurrency === o.concurrency);
+  // The default graph: one task per chunk decodes it once and encodes every rung (video/{i});
+  // chunkTasks "rendition" gives one task per chunk × rung (video/{rung}/{i}).
+  const ladder = head.some((r) => r.breakdown.tasks.some((t) => /^video\/\d+$/.test(t.name)));
   const headPick = pick(head);
   const vWall = median(headPick.used.map((r) => r.wall));
   const vCpu = median(headPick.used.map((r) => r.cpu));
@@ -120,7 +123,7 @@ export function renderReport(o: ReportInput): string {
   );
   w();
   w(`- **Single pass**: one \`ffmpeg\` decodes the source once, \`split\`s it to the ${o.renditions.length} rungs (each through vidfleet's own filter chain, \`videoFilters\`), encodes each rung with vidfleet's x264 arguments, encodes the audio **once** (vidfleet's audio filter and settings) and writes the ${o.renditions.length} MP4s through the \`tee\` muxer (each file gets its video stream and the one audio stream).`);
-  w(`- **vidfleet**: \`startLocalFleet\` (coordinator with SQLite and the local store in this process; ${o.workers} worker processes × concurrency ${o.concurrency}), job submitted over HTTP with a \`file://\` input, \`chunkSeconds\` ${o.chunkSeconds}: plan → ${o.renditions.length} × ${head[0]?.chunks.length ?? '?'} chunk encodes + 1 audio encode → ${o.renditions.length} merges → package. Wall = submit → the client's long-poll sees the job completed. Every run's result is checked: each rendition has the source's ${facts.frames} frames (the single pass's outputs are counted with ffprobe).`);
+  w(`- **vidfleet**: \`startLocalFleet\` (coordinator with SQLite and the local store in this process; ${o.workers} worker processes × concurrency ${o.concurrency}), job submitted over HTTP with a \`file://\` input, \`chunkSeconds\` ${o.chunkSeconds}: plan → ${ladder ? `${head[0]?.chunks.length ?? '?'} chunk tasks, each decoding its chunk once and encoding all ${o.renditions.length} rungs,` : `${o.renditions.length} × ${head[0]?.chunks.length ?? '?'} chunk encodes`} + 1 audio encode → ${o.renditions.length} merges → package. Wall = submit → the client's long-poll sees the job completed. Every run's result is checked: each rendition has the source's ${facts.frames} frames (the single pass's outputs are counted with ffprobe).`);
   w(`- **CPU** is user+system time from /proc, every process of a side: the single-pass ffmpeg is a child of the bench, so its CPU is the growth of the bench's \`cutime+cstime\` over the run; for vidfleet it is the bench process itself (coordinator and client, \`utime+stime\`) plus each worker process's \`utime+stime+cutime+cstime\` read before it exits (every ffmpeg/ffprobe a worker ran has exited and been reaped by the time the job completes, so their CPU is in the worker's \`cutime\`).`);
   w(`- Each round runs the sides in turn, starting with a different one each round (rotation); before each run the bench waits for a quiet machine (≤ 0.25 cores busy). A run during which processes outside the bench used more than ${o.maxOutsideShare * 100} % of the machine (/proc/stat busy time minus the side's own CPU) is set aside when an undisturbed one exists.`);
   w();
@@ -227,16 +230,21 @@ export function renderReport(o: ReportInput): string {
   const d = o.decode;
   // Frames decoded chunk by chunk as vidfleet seeks, minus as many chunks seeking onto their keyframes.
   const prerollFrames = d ? d.chunked.framesDecoded - d.atKeyframe.framesDecoded : NaN;
-  const prerollCpu = d ? (R * prerollFrames * d.whole.cpuSeconds) / d.whole.framesDecoded : NaN;
+  const decodesPerChunk = ladder ? 1 : R;
+  const prerollCpu = d ? (decodesPerChunk * prerollFrames * d.whole.cpuSeconds) / d.whole.framesDecoded : NaN;
   const extraMean = vMean - sMean;
-  w(`Means of the runs used: vidfleet ${f2(vMean)} CPU-s, single pass ${f2(sMean)} CPU-s: **${f2(extraMean)} CPU-s more (${pct(extraMean / sMean)})**. The lines below add up to that difference. The full-file passes (one ffmpeg per rendition, video only, not chunked, run in every round) split "each rendition decodes the source" from "chunking"; the small parts come from the wrapped job${A ? '' : ' (not run: they are missing, and chunk encodes below include them)'}:`);
+  w(`Means of the runs used: vidfleet ${f2(vMean)} CPU-s, single pass ${f2(sMean)} CPU-s: **${f2(extraMean)} CPU-s more (${pct(extraMean / sMean)})**. The lines below add up to that difference. ${ladder ? 'Each chunk task decodes its chunk once for every rung, as the single pass does, so the chunk line is chunking alone' : 'The full-file passes (one ffmpeg per rendition, video only, not chunked, run in every round) split "each rendition decodes the source" from "chunking"'}; the small parts come from the wrapped job${A ? '' : ' (not run: they are missing, and chunk encodes below include them)'}:`);
   w();
   w('| where vidfleet\'s extra CPU goes | CPU-s | of the single pass |');
   w('| --- | ---: | ---: |');
   const row = (label: string, x: number): void => w(`| ${label} | ${f2(x)} | ${Number.isFinite(x) ? pct(x / sMean) : '–'} |`);
-  row(`each rendition decodes the source: ${R} full-file ffmpegs, one per rendition (${f2(pMean)} CPU-s) − the single pass's video work (${f2(sMean)} − ${f2(audioCpu)} audio)`, pMean - singleVideo);
-  row(`chunking: the ${R} × ${C} chunk encodes (${f2(chunkCpu)} CPU-s) − those ${R} full-file ffmpegs`, chunkCpu - pMean);
-  row(`  of which seek pre-roll: ${R} × ${prerollFrames} frames decoded and dropped, at the source's decode cost per frame (estimate)`, prerollCpu);
+  if (ladder) {
+    row(`chunking: the ${C} chunk tasks, each one decode for all ${R} rungs (${f2(chunkCpu)} CPU-s) − the single pass's video work (${f2(sMean)} − ${f2(audioCpu)} audio)`, chunkCpu - singleVideo);
+  } else {
+    row(`each rendition decodes the source: ${R} full-file ffmpegs, one per rendition (${f2(pMean)} CPU-s) − the single pass's video work (${f2(sMean)} − ${f2(audioCpu)} audio)`, pMean - singleVideo);
+    row(`chunking: the ${R} × ${C} chunk encodes (${f2(chunkCpu)} CPU-s) − those ${R} full-file ffmpegs`, chunkCpu - pMean);
+  }
+  if (Number.isFinite(prerollCpu)) row(`  of which seek pre-roll: ${decodesPerChunk} × ${prerollFrames} frames decoded and dropped, at the source's decode cost per frame (estimate)`, prerollCpu);
   row('checks: ffprobe packet listing of every chunk after its encode, and of each merged file and every chunk again in the merges', checksCpu);
   row('split: the plan task (ffprobe + packet scan of the source, nothing decoded)', planCpu);
   row('merges: concat copy + audio mux', mergeCpu);
@@ -245,7 +253,7 @@ export function renderReport(o: ReportInput): string {
   row('**total**', extraMean);
   w();
   if (d) {
-    w(`Decode-only runs (\`-f null\`: no scaling, no encoding), after the rounds: the whole source ${f2(d.whole.cpuSeconds)} CPU-s for ${d.whole.framesDecoded} frames, so each extra full decode is about that much. Chunk by chunk, seeking as the chunk encodes seek, ${d.chunked.framesDecoded} frames are decoded for ${d.chunked.framesKept} kept; seeking instead a quarter of a stream tick before each chunk's first frame (a keyframe), ${d.atKeyframe.framesDecoded} for the same ${d.atKeyframe.framesKept}: **${prerollFrames} frames of pre-roll per rendition (${pct(prerollFrames / d.whole.framesDecoded)} of the source)**, a whole GOP before every chunk but the first. The chunk encodes seek to \`seekFrom\`, half a frame before the chunk's first frame; ffmpeg's \`-ss\` on MP4 starts decoding at the last keyframe at or before the seek point, which is the previous GOP's, and drops what it decoded up to the seek point.${d.quiet ? '' : ' (These runs started on a busy machine: the frame counts hold, the CPU figures read high.)'}`);
+    w(`Decode-only runs (\`-f null\`: no scaling, no encoding), after the rounds: the whole source ${f2(d.whole.cpuSeconds)} CPU-s for ${d.whole.framesDecoded} frames, so each extra full decode is about that much. Chunk by chunk, seeking as the chunk encodes seek, ${d.chunked.framesDecoded} frames are decoded for ${d.chunked.framesKept} kept; seeking instead a quarter of a stream tick before each chunk's first frame (a keyframe), ${d.atKeyframe.framesDecoded} for the same ${d.atKeyframe.framesKept}: **${prerollFrames} frames of pre-roll per rendition (${pct(prerollFrames / d.whole.framesDecoded)} of the source)**, a whole GOP before every chunk but the first. The chunk encodes seek as \`seekPoint\` does (a quarter of a stream tick before the chunk's keyframe); seeking half a frame early, as they did before, made ffmpeg's \`-ss\` start at the previous GOP's keyframe and drop what it decoded up to the seek point.${d.quiet ? '' : ' (These runs started on a busy machine: the frame counts hold, the CPU figures read high.)'}`);
     w();
   }
   if (passesPick.used.length) {
