@@ -4,32 +4,30 @@ import { summarize } from '../results.js';
 import type { DecodeCost } from './media.js';
 import { formula, simulate, stat, type Breakdown } from './model.js';
 
-export interface SingleRun {
+/** What every timed run records: its round, wall and CPU, and how busy the machine was. */
+interface MeasuredRun {
   round: number;
   wall: number;
   cpu: number;
-  /** The bench process's own CPU meanwhile (waiting on the child). */
-  harness: number;
   outsideCpu: number;
   quiet: boolean;
   busyBefore: number;
+}
+
+export interface SingleRun extends MeasuredRun {
+  /** The bench process's own CPU meanwhile (waiting on the child). */
+  harness: number;
   bytes: Record<string, number>;
   args: string[];
 }
 
-export interface FleetRun {
-  round: number;
+export interface FleetRun extends MeasuredRun {
   label: string;
   concurrency: number;
   jobId: string;
-  wall: number;
-  cpu: number;
   coordinator: number;
   workersNode: number;
   workersTools: number;
-  outsideCpu: number;
-  quiet: boolean;
-  busyBefore: number;
   breakdown: Breakdown;
   /** CPU and invocation count per use of the tools (wrapped runs only). */
   cpuByUse: Record<string, { cpu: number; count: number }> | null;
@@ -38,14 +36,8 @@ export interface FleetRun {
 }
 
 /** One ffmpeg per rendition over the whole file, video only: decoding once per rendition, no chunking. */
-export interface PassesRun {
-  round: number;
-  wall: number;
-  cpu: number;
+export interface PassesRun extends MeasuredRun {
   harness: number;
-  outsideCpu: number;
-  quiet: boolean;
-  busyBefore: number;
   per: { name: string; wall: number; cpu: number; path: string }[];
 }
 
