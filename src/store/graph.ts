@@ -4,7 +4,7 @@
 // pending-dependency counter, decremented in the completion's own transaction, so no resolver
 // polls). Dependencies may only point at tasks listed before it or already in the job, so a
 // graph can never hold a cycle.
-import { VidfleetError } from '../protocol/errors.js';
+import { VidfleetError, type ErrorBody } from '../protocol/errors.js';
 import type { NewTask } from './store.js';
 
 /** Task names: path-like, so a job's graph reads well in listings ("video/720p/003"). */
@@ -37,10 +37,6 @@ export function validateGraph(tasks: readonly NewTask[], existing: ReadonlySet<s
   }
 }
 
-/** Distinct dependency names of a task (a repeated name counts once, as the counter must). */
-export function dependencyNames(task: NewTask): string[] {
-  return [...new Set(task.after ?? [])];
-}
 
 /**
  * Graph expansion: when a task of a registered kind completes, its expander returns the tasks to
@@ -89,3 +85,38 @@ export function expansionError(err: unknown, task: { id: string; kind: string })
  * track): dropped when their job completes. As a name range, so the (job_id, name) index finds them.
  */
 export const WORK_ARTIFACTS = { from: 'work/', to: 'work0' } as const;
+
+/** A graph task's error names the task, so the job's error says which chunk gave up. */
+export function namingTask(error: ErrorBody, name: string | null): ErrorBody {
+  return name ? { ...error, details: { ...error.details, task: name } } : error;
+}
+
+/** The job's named tasks, by name: their id and whether they have completed. */
+export type KnownTasks = Map<string, { id: string; done: boolean }>;
+
+/** What inserting a graph's tasks writes, worked out the same way for every dialect. */
+export interface GraphRows {
+  /** Per task, in order: its new id and how many dependencies it waits for. */
+  tasks: { id: string; waitingOn: number }[];
+  deps: { dependsOn: string; taskId: string }[];
+  /** Kinds of the tasks that wait for nothing (claimable at commit). */
+  ready: string[];
+}
+
+/**
+ * Ids, waiting counts and dependency rows for `tasks` (validated with validateGraph): a task
+ * waits for each named dependency not yet completed, a repeated name counting once. `known`
+ * holds the job's existing named tasks and is extended with the new ones.
+ */
+export function graphRows(tasks: readonly NewTask[], known: KnownTasks, newTaskId: () => string): GraphRows {
+  const rows: GraphRows = { tasks: [], deps: [], ready: [] };
+  for (const t of tasks) {
+    const id = newTaskId();
+    const open = [...new Set(t.after ?? [])].map((name) => known.get(name)).filter((d) => d !== undefined && !d.done);
+    for (const d of open) rows.deps.push({ dependsOn: d!.id, taskId: id });
+    if (t.name !== undefined) known.set(t.name, { id, done: false });
+    if (open.length === 0) rows.ready.push(t.kind);
+    rows.tasks.push({ id, waitingOn: open.length });
+  }
+  return rows;
+}

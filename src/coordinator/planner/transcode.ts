@@ -6,6 +6,7 @@
 // One audio task serves every rendition: the job has one audio setting, so encoding it once per
 // rendition would produce the same bytes several times.
 import {
+  DEFAULT_LADDER,
   TRANSCODE_ENCODERS,
   toneMapCurve,
   VidfleetError,
@@ -64,7 +65,7 @@ export function checkPlan(plan: unknown, requested: readonly string[]): Transcod
 /** The tasks after the plan: chunk encodes per rendition, one audio encode, merges, then packaging. */
 export function transcodeGraph(e: GraphExpansion): NewTask[] {
   const params = e.job.params as TranscodeParams;
-  const requested = (params.renditions ?? [{ name: '1080p' }, { name: '720p' }, { name: '480p' }]).map((r) => r.name);
+  const requested = (params.renditions ?? DEFAULT_LADDER).map((r) => r.name);
   const plan = checkPlan(e.result, requested);
   const { source, chunks, renditions } = plan;
   const packaged = params.hls !== false || params.dash === true;

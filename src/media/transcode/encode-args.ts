@@ -95,6 +95,11 @@ export function toneMap(facts: SourceFacts, r: RenditionSpec): string[] {
   return curve && facts.color ? toneMapFilters(facts.color, curve, true) : [];
 }
 
+/** What makes a frame one rung's: its size, square pixels, SDR for an 8-bit rung of HDR, its pixel format. */
+export function rungFilters(facts: SourceFacts, r: ResolvedRendition): string[] {
+  return [`scale=${r.width}:${r.height}`, 'setsar=1', ...toneMap(facts, r), `format=${pixelFormat(r)}`];
+}
+
 export function videoFilters(facts: SourceFacts, r: ResolvedRendition, part?: ChunkPart): string {
   const f: string[] = [];
   // A part's end on the clock that starts at its seek point. Not an input -t: that is counted
@@ -102,7 +107,7 @@ export function videoFilters(facts: SourceFacts, r: ResolvedRendition, part?: Ch
   if (part?.seconds) f.push(`trim=end=${secs(part.seconds)}`);
   // send_frame: one output frame per input frame, so the plan's frame counts still hold.
   if (facts.interlaced) f.push('bwdif=mode=send_frame:parity=auto:deint=all');
-  f.push(`scale=${r.width}:${r.height}`, 'setsar=1', ...toneMap(facts, r), `format=${pixelFormat(r)}`);
+  f.push(...rungFilters(facts, r));
   // The chunk file starts at 0 so the merge can place it by its source offset alone. A part
   // (see ChunkPart) keeps its offset from the seek point instead: it is where it starts.
   if (!part) f.push('setpts=PTS-STARTPTS');

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { ffmpegInputArg, PROTOCOL_WHITELIST } from '../process.js';
 import { checkChunk } from './checks.js';
-import { canForceKeyframes, KEY_SLACK, secs, seekPoint, segmentKeyTimes, toneMap, trackTimescale, videoCodecArgs } from './encode-args.js';
+import { canForceKeyframes, KEY_SLACK, rungFilters, secs, seekPoint, segmentKeyTimes, trackTimescale, videoCodecArgs } from './encode-args.js';
 import { encodeVideoChunk, runEncode } from './encode-chunk.js';
 import type { ChunkPlan, ChunkReport, ResolvedRendition, SourceFacts } from './types.js';
 
@@ -21,10 +21,6 @@ export interface LadderChunkRequest {
   onLog?: (line: string) => void;
 }
 
-function pixelFormat(r: ResolvedRendition): string {
-  return r.codec !== 'h264' && /10/.test(r.profile ?? '') ? 'yuv420p10le' : 'yuv420p';
-}
-
 /** The arguments of the one ffmpeg that makes every output: one decode, `split`, a chain per rung. */
 export function ladderChunkArgs(o: { inputArg: string; facts: SourceFacts; chunk: ChunkPlan; outputs: LadderChunkRequest['outputs']; segmentSeconds?: number; protocolWhitelist: string }): string[] {
   const { facts, chunk, outputs } = o;
@@ -35,7 +31,7 @@ export function ladderChunkArgs(o: { inputArg: string; facts: SourceFacts; chunk
   const common = [...(facts.interlaced ? ['bwdif=mode=send_frame:parity=auto:deint=all'] : []), 'setpts=PTS-STARTPTS', `split=${outputs.length}`];
   const graph = [
     `[${stream}]${common.join(',')}${outputs.map((_, i) => `[s${i}]`).join('')}`,
-    ...outputs.map(({ rendition: r }, i) => `[s${i}]${[`scale=${r.width}:${r.height}`, 'setsar=1', ...toneMap(facts, r), `format=${pixelFormat(r)}`].join(',')}[v${i}]`),
+    ...outputs.map(({ rendition: r }, i) => `[s${i}]${rungFilters(facts, r).join(',')}[v${i}]`),
   ].join(';');
   return [
     '-hide_banner', '-nostdin', '-v', 'level+warning', '-nostats', '-progress', 'pipe:1', '-y',

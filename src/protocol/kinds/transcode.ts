@@ -98,12 +98,6 @@ export function transcodeParamsProblem(params: Record<string, unknown>): string 
   return null;
 }
 
-export function transcodeRequirements(params: Record<string, unknown>): string[] {
-  const p = params as TranscodeParams;
-  const codecs = new Set((p.renditions ?? DEFAULT_LADDER).map((r) => r.codec ?? 'h264'));
-  return [...codecs].map((c) => `encoder:${TRANSCODE_ENCODERS[c]}`);
-}
-
 /** What the job's result says: where each output is, and what the checks measured. */
 export interface TranscodeResult {
   renditions: { name: string; width: number; height: number; codec: string; frames: number; duration: number; mp4: string | null; bitRate: number | null }[];

@@ -3,7 +3,7 @@
 import type { ErrorBody } from '../../protocol/errors.js';
 import { afterFailure, isHandBack, jsonText, retryRunAfter, type FailOutcome } from '../derive.js';
 import { CANCEL_REASONS } from '../derive.js';
-import { expansionError } from '../graph.js';
+import { expansionError, namingTask } from '../graph.js';
 import type { AttemptRef, NewTask } from '../store.js';
 import { expansionOf, insertTasks, releaseDependents } from './dag.js';
 import { exec, FENCE_SQL, tx, type Client, type Ctx } from './connection.js';
@@ -41,7 +41,7 @@ export async function completeHeld(c: Client, ctx: Ctx, now: number, ref: Attemp
   try {
     added = await expansionOf(c, ctx, row, result);
   } catch (err) {
-    const error = { ...expansionError(err, row).toBody(), retryable: false, ...(row.name && { details: { task: row.name } }) };
+    const error = namingTask({ ...expansionError(err, row).toBody(), retryable: false }, row.name);
     await exec(c, UNDO_COMPLETE_SQL, [row.id, jsonText(error)]);
     const failed: NewEvent = { jobId: row.job_id, taskId: row.id, type: 'task.failed', data: { attempt: row.attempt, error } };
     await finishJobs(c, now, jobs, [failed, ...(await cancelWaitingSiblings(c, now, [row.job_id]))]);
@@ -76,8 +76,7 @@ export async function failTask(ctx: Ctx, ref: AttemptRef, reported: ErrorBody, o
     // Task and job locked before deciding: the outcome depends on the task's status and attempt
     // count, and on whether a sibling has already failed the job.
     const { task, jobs } = await requireHeld(c, ref);
-    // A graph task's error names the task, so the job's error says which chunk gave up.
-    const error = task.name ? { ...reported, details: { ...reported.details, task: task.name } } : reported;
+    const error = namingTask(reported, task.name);
     const now = ctx.now();
     const jobStatus = jobs.get(task.job_id)?.status;
     const handedBack = isHandBack(error);

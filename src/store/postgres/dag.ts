@@ -3,14 +3,12 @@
 // Callers hold the job's lock (aggregate.ts), so a graph never changes under two writers at once.
 import { normalizeRequirements } from '../../protocol/capabilities.js';
 import { jsonText, parseJson, type JobRow, type TaskRow } from '../derive.js';
-import { dependencyNames, validateGraph } from '../graph.js';
+import { graphRows, validateGraph, type KnownTasks } from '../graph.js';
 import { newId } from '../ids.js';
 import type { NewTask } from '../store.js';
 import { exec, q, type Client, type Ctx } from './connection.js';
 
-type Known = Map<string, { id: string; done: boolean }>;
-
-async function namedTasks(c: Client, jobId: string): Promise<Known> {
+async function namedTasks(c: Client, jobId: string): Promise<KnownTasks> {
   const rows = await q<Pick<TaskRow, 'id' | 'name' | 'status'>>(c, 'SELECT id, name, status FROM tasks WHERE job_id = $1 AND name IS NOT NULL', [jobId]);
   return new Map(rows.map((r) => [r.name as string, { id: r.id, done: r.status === 'completed' }]));
 }
@@ -20,19 +18,11 @@ async function namedTasks(c: Client, jobId: string): Promise<Known> {
  * task waits for each dependency not yet completed. Answers the new task ids in order.
  */
 export async function insertTasks(c: Client, ctx: Ctx, jobId: string, priority: number, tasks: readonly NewTask[], now: number): Promise<string[]> {
-  const known: Known = tasks.some((t) => (t.after?.length ?? 0) > 0) ? await namedTasks(c, jobId) : new Map();
+  const known: KnownTasks = tasks.some((t) => (t.after?.length ?? 0) > 0) ? await namedTasks(c, jobId) : new Map();
   // ids are increasing within this process, so (created_at, id) keeps job order.
-  const ids = tasks.map(() => newId('task'));
-  const deps: { dependsOn: string; taskId: string }[] = [];
-  const waiting = tasks.map((t, i) => {
-    const open = dependencyNames(t)
-      .map((name) => known.get(name))
-      .filter((d): d is { id: string; done: boolean } => d !== undefined && !d.done);
-    for (const d of open) deps.push({ dependsOn: d.id, taskId: ids[i]! });
-    if (t.name !== undefined) known.set(t.name, { id: ids[i]!, done: false });
-    if (open.length === 0) ctx.graph.ready.add(t.kind);
-    return open.length;
-  });
+  const rows = graphRows(tasks, known, () => newId('task'));
+  const ids = rows.tasks.map((t) => t.id);
+  const { deps } = rows;
   await exec(
     c,
     // requires travels as JSON text per task: unnest cannot take a ragged text[][].
@@ -54,7 +44,7 @@ export async function insertTasks(c: Client, ctx: Ctx, jobId: string, priority: 
       tasks.map((t) => t.maxRunMs),
       tasks.map((t) => (t.requires?.length ? JSON.stringify(normalizeRequirements(t.requires)) : null)),
       tasks.map((t) => t.name ?? null),
-      waiting,
+      rows.tasks.map((t) => t.waitingOn),
       tasks.map((t) => t.weight ?? 1),
     ],
   );
@@ -65,6 +55,7 @@ export async function insertTasks(c: Client, ctx: Ctx, jobId: string, priority: 
       deps.map((d) => d.taskId),
     ]);
   }
+  for (const kind of rows.ready) ctx.graph.ready.add(kind);
   return ids;
 }
 

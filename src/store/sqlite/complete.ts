@@ -5,7 +5,7 @@ import { afterFailure, isHandBack, jsonText, retryRunAfter, type FailOutcome } f
 import { CANCEL_REASONS } from '../derive.js';
 import type { AttemptRef, NewTask } from '../store.js';
 import { FENCE_SQL, immediate, type Ctx } from './connection.js';
-import { expansionError } from '../graph.js';
+import { expansionError, namingTask } from '../graph.js';
 import { expansionOf, insertTasks, releaseDependents } from './dag.js';
 import { appendEvent } from './events.js';
 import { fencedUpdate, requireHeld, type HeldTask } from './fence.js';
@@ -69,46 +69,43 @@ export function failTask(ctx: Ctx, ref: AttemptRef, error: ErrorBody, options: {
 
 /** The body of failTask, for callers inside an IMMEDIATE transaction that hold `task` (requireHeld). */
 function failHeld(ctx: Ctx, ref: AttemptRef, task: HeldTask, reported: ErrorBody, options: { resumeData?: unknown; retryDelayMs: number }): FailOutcome {
-  {
-    const now = ctx.now();
-    // A graph task's error names the task, so the job's error says which chunk gave up.
-    const error = task.name ? { ...reported, details: { ...reported.details, task: task.name } } : reported;
-    const handedBack = isHandBack(error);
-    const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus: task.job_status }, error.retryable, handedBack);
-    // A failure that reports no resume data keeps what an earlier attempt left: losing it would
-    // make the next attempt redo work that is already stored.
-    const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
-    const errorText = jsonText(error);
-    if (outcome === 'pending') {
-      const runAfter = retryRunAfter(now, options.retryDelayMs);
-      fencedUpdate(
-        ctx,
-        `UPDATE tasks SET status = 'pending', run_after = @runAfter, lease_expires_at = NULL, run_deadline_at = NULL, error = @error,
-           resume_data = @resumeData, max_attempts = max_attempts + @bump
-         WHERE ${FENCE_SQL}`,
-        ref,
-        { runAfter, error: errorText, resumeData, bump: handedBack ? 1 : 0 },
-      );
-      appendEvent(ctx, task.job_id, task.id, 'task.retrying', { attempt: task.attempt, error, runAfter, ...(handedBack && { handedBack: true }) });
-    } else {
-      fencedUpdate(
-        ctx,
-        `UPDATE tasks SET status = @status, lease_expires_at = NULL, run_deadline_at = NULL, error = @error, resume_data = @resumeData,
-           finished_at = @now
-         WHERE ${FENCE_SQL}`,
-        ref,
-        { status: outcome, error: outcome === 'failed' ? errorText : null, resumeData, now },
-      );
-      appendEvent(
-        ctx,
-        task.job_id,
-        task.id,
-        outcome === 'failed' ? 'task.failed' : 'task.canceled',
-        outcome === 'failed' ? { attempt: task.attempt, error } : { attempt: task.attempt, workerId: ref.workerId, reason: CANCEL_REASONS.workerConfirmed, error },
-      );
-      if (outcome === 'failed') cancelWaitingSiblings(ctx, task.job_id, CANCEL_REASONS.siblingFailed);
-    }
-    recomputeJob(ctx, task.job_id);
-    return outcome;
+  const now = ctx.now();
+  const error = namingTask(reported, task.name);
+  const handedBack = isHandBack(error);
+  const outcome = afterFailure({ status: task.status, attempt: task.attempt, maxAttempts: task.max_attempts, jobStatus: task.job_status }, error.retryable, handedBack);
+  // A failure that reports no resume data keeps what an earlier attempt left: losing it would
+  // make the next attempt redo work that is already stored.
+  const resumeData = options.resumeData === undefined ? task.resume_data : jsonText(options.resumeData);
+  const errorText = jsonText(error);
+  if (outcome === 'pending') {
+    const runAfter = retryRunAfter(now, options.retryDelayMs);
+    fencedUpdate(
+      ctx,
+      `UPDATE tasks SET status = 'pending', run_after = @runAfter, lease_expires_at = NULL, run_deadline_at = NULL, error = @error,
+         resume_data = @resumeData, max_attempts = max_attempts + @bump
+       WHERE ${FENCE_SQL}`,
+      ref,
+      { runAfter, error: errorText, resumeData, bump: handedBack ? 1 : 0 },
+    );
+    appendEvent(ctx, task.job_id, task.id, 'task.retrying', { attempt: task.attempt, error, runAfter, ...(handedBack && { handedBack: true }) });
+  } else {
+    fencedUpdate(
+      ctx,
+      `UPDATE tasks SET status = @status, lease_expires_at = NULL, run_deadline_at = NULL, error = @error, resume_data = @resumeData,
+         finished_at = @now
+       WHERE ${FENCE_SQL}`,
+      ref,
+      { status: outcome, error: outcome === 'failed' ? errorText : null, resumeData, now },
+    );
+    appendEvent(
+      ctx,
+      task.job_id,
+      task.id,
+      outcome === 'failed' ? 'task.failed' : 'task.canceled',
+      outcome === 'failed' ? { attempt: task.attempt, error } : { attempt: task.attempt, workerId: ref.workerId, reason: CANCEL_REASONS.workerConfirmed, error },
+    );
+    if (outcome === 'failed') cancelWaitingSiblings(ctx, task.job_id, CANCEL_REASONS.siblingFailed);
   }
+  recomputeJob(ctx, task.job_id);
+  return outcome;
 }

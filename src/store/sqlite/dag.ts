@@ -2,7 +2,7 @@
 // task completes, and extending a job's graph from a completed task's result (see ../graph.ts).
 import { normalizeRequirements } from '../../protocol/capabilities.js';
 import { jsonText, parseJson, type JobRow, type TaskRow } from '../derive.js';
-import { dependencyNames, validateGraph } from '../graph.js';
+import { graphRows, validateGraph, type KnownTasks } from '../graph.js';
 import { newId } from '../ids.js';
 import type { NewTask } from '../store.js';
 import { stmt, type Ctx } from './connection.js';
@@ -11,7 +11,7 @@ const INSERT_TASK_SQL = `INSERT INTO tasks (id, job_id, kind, input, params, pri
   VALUES (@id, @jobId, @kind, @input, @params, @priority, 'pending', @maxAttempts, @maxRunMs, @now, @now, @requires, @name, @waitingOn, @weight)`;
 
 /** The job's named tasks (for a graph extension that waits for some of them). */
-function namedTasks(ctx: Ctx, jobId: string): Map<string, { id: string; done: boolean }> {
+function namedTasks(ctx: Ctx, jobId: string): KnownTasks {
   const rows = stmt(ctx, 'SELECT id, name, status FROM tasks WHERE job_id = ? AND name IS NOT NULL').all(jobId) as Pick<TaskRow, 'id' | 'name' | 'status'>[];
   return new Map(rows.map((r) => [r.name as string, { id: r.id, done: r.status === 'completed' }]));
 }
@@ -22,13 +22,10 @@ function namedTasks(ctx: Ctx, jobId: string): Map<string, { id: string; done: bo
  * Answers the new task ids in order.
  */
 export function insertTasks(ctx: Ctx, jobId: string, priority: number, tasks: readonly NewTask[], now: number): string[] {
-  const needsExisting = tasks.some((t) => (t.after?.length ?? 0) > 0);
-  const known = needsExisting ? namedTasks(ctx, jobId) : new Map<string, { id: string; done: boolean }>();
-  const insertDep = stmt(ctx, 'INSERT INTO task_deps (job_id, depends_on, task_id) VALUES (?, ?, ?)');
-  return tasks.map((t) => {
-    const id = newId('task');
-    const deps = dependencyNames(t).map((name) => known.get(name)).filter((d): d is { id: string; done: boolean } => d !== undefined);
-    const open = deps.filter((d) => !d.done);
+  const known: KnownTasks = tasks.some((t) => (t.after?.length ?? 0) > 0) ? namedTasks(ctx, jobId) : new Map();
+  const rows = graphRows(tasks, known, () => newId('task'));
+  tasks.forEach((t, i) => {
+    const { id, waitingOn } = rows.tasks[i]!;
     stmt(ctx, INSERT_TASK_SQL).run({
       id,
       jobId,
@@ -41,14 +38,14 @@ export function insertTasks(ctx: Ctx, jobId: string, priority: number, tasks: re
       now,
       requires: t.requires?.length ? JSON.stringify(normalizeRequirements(t.requires)) : null,
       name: t.name ?? null,
-      waitingOn: open.length,
+      waitingOn,
       weight: t.weight ?? 1,
     });
-    for (const d of open) insertDep.run(jobId, d.id, id);
-    if (t.name !== undefined) known.set(t.name, { id, done: false });
-    if (open.length === 0) ctx.graph.ready.add(t.kind);
-    return id;
   });
+  const insertDep = stmt(ctx, 'INSERT INTO task_deps (job_id, depends_on, task_id) VALUES (?, ?, ?)');
+  for (const d of rows.deps) insertDep.run(jobId, d.dependsOn, d.taskId);
+  for (const kind of rows.ready) ctx.graph.ready.add(kind);
+  return rows.tasks.map((t) => t.id);
 }
 
 /** A completed task releases its dependents: each waits for one dependency less. */
