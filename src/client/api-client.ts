@@ -9,15 +9,24 @@ import type {
 } from '../protocol/index.js';
 import { ARTIFACT_SHA256_HEADER } from '../protocol/index.js';
 import { HttpClient, type RequestOptions } from './http.js';
+import { SubmitBatcher } from './submit-batcher.js';
 
 const enc = encodeURIComponent;
 const encPath = (p: string): string => p.split('/').map(enc).join('/');
 
 export class VidfleetClient {
   readonly http: HttpClient;
+  private readonly submits: SubmitBatcher;
 
   constructor(baseUrl: string) {
     this.http = new HttpClient(baseUrl);
+    this.submits = new SubmitBatcher({
+      one: (body, idempotencyKey) => {
+        const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
+        return this.http.json('/v1/jobs', { body, headers });
+      },
+      many: (body) => this.http.json('/v1/job-batches', { body }),
+    });
   }
 
   get baseUrl(): string {
@@ -30,9 +39,9 @@ export class VidfleetClient {
   }
 
   // ---- clients ----
+  /** Submits made together (a loop, a Promise.all) travel in one request; each answers for itself. */
   submitJob(body: SubmitJobBody, options: { idempotencyKey?: string } = {}): Promise<Job> {
-    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
-    return this.http.json('/v1/jobs', { body, headers });
+    return this.submits.submit(body, options.idempotencyKey || undefined);
   }
 
   cancelJob(id: string): Promise<Job> {

@@ -2,7 +2,8 @@
 // coordinator (validation, serialisation) and its clients (the worker and the CLI).
 import { Type, type Static } from '@sinclair/typebox';
 import { CapabilityTokenSchema } from './capabilities.js';
-import { ArtifactSchema, JobSchema, JobStatusSchema, WorkerCapabilitiesSchema, ErrorBodySchema, type ProgressDetail } from './model.js';
+import { ArtifactSchema, JobSchema, JobStatusSchema, WorkerCapabilitiesSchema, ErrorBodySchema, type Job, type ProgressDetail } from './model.js';
+import type { ErrorBody } from './errors.js';
 
 // ---- clients ----
 export const SubmitJobBody = Type.Object(
@@ -22,6 +23,35 @@ export const SubmitJobBody = Type.Object(
   { additionalProperties: false },
 );
 export type SubmitJobBody = Static<typeof SubmitJobBody>;
+
+/** Jobs in one batch submit (POST /v1/job-batches): one request, one shared commit on SQLite. */
+export const MAX_BATCH_JOBS = 500;
+
+export const SubmitJobsBody = Type.Object(
+  {
+    jobs: Type.Array(
+      Type.Object(
+        {
+          job: SubmitJobBody,
+          idempotencyKey: Type.Optional(Type.String({ description: 'What the Idempotency-Key header is for a single submit.' })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_BATCH_JOBS },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SubmitJobsBody = Static<typeof SubmitJobsBody>;
+
+/**
+ * One outcome per submitted job, in order: the job (status 201 created, 200 an idempotent
+ * replay) or the error a single submit would have answered (with its HTTP status).
+ */
+export type SubmitJobOutcome = { status: number; job: Job } | { status: number; error: ErrorBody };
+export interface SubmitJobsResponse {
+  results: SubmitJobOutcome[];
+}
 
 export const ListJobsQuery = Type.Object({
   status: Type.Optional(JobStatusSchema),

@@ -20,6 +20,8 @@ interface Entry {
 export interface AckBatch {
   body: AckBody;
   entries: Entry[];
+  /** Started entries not sent because their completion goes in the same batch (and implies them). */
+  folded: Set<Entry>;
 }
 
 export interface AckOutboxOptions {
@@ -59,16 +61,23 @@ export class AckOutbox {
     if (this.pending.length === 0) return null;
     const entries = this.pending;
     this.pending = [];
+    // A task that finished before its "started" report left (a probe, a no-op: anything shorter
+    // than a batch's wait) is reported by its completion alone; the store records the implied
+    // start. On SQLite that spares a fenced update, an event and a job recomputation per task
+    // (bench/dispatch: ~0.15 ms of the coordinator's CPU each).
+    const completing = new Set(entries.filter((e) => e.result).map((e) => key(e.ref)));
+    const folded = new Set<Entry>();
     const started: TaskRef[] = [];
     const completed: AckBody['completed'] & object = [];
     for (const e of entries) {
       if (e.result) completed.push({ ...e.ref, result: e.result.value });
+      else if (completing.has(key(e.ref))) folded.add(e);
       else started.push(e.ref);
     }
     const body: AckBody = {};
     if (started.length) body.started = started;
     if (completed.length) body.completed = completed;
-    return { body, entries };
+    return { body, entries, folded };
   }
 
   /** Hands each entry its answer. An entry the coordinator did not answer is treated as lost. */
@@ -78,9 +87,10 @@ export class AckOutbox {
     const completed = new Map<string, LeaseState>();
     // The answer lists started entries, then completed ones; a task may be in both.
     let i = 0;
-    for (const e of batch.entries) if (!e.result) started.set(key(e.ref), acks[i++]?.state ?? 'lost');
+    for (const e of batch.entries) if (!e.result && !batch.folded.has(e)) started.set(key(e.ref), acks[i++]?.state ?? 'lost');
     for (const e of batch.entries) if (e.result) completed.set(key(e.ref), acks[i++]?.state ?? 'lost');
-    for (const e of batch.entries) e.resolve((e.result ? completed : started).get(key(e.ref)) ?? 'lost');
+    // A folded start shares its completion's answer.
+    for (const e of batch.entries) e.resolve((e.result || batch.folded.has(e) ? completed : started).get(key(e.ref)) ?? 'lost');
   }
 
   /**

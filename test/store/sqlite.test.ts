@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isId, newId } from '../../src/store/ids.js';
-import { CLAIM_CANDIDATES_SQL } from '../../src/store/sqlite/claim.js';
+import { CLAIM_CANDIDATES_SQL, CLAIM_UNFILTERED_SQL } from '../../src/store/sqlite/claim.js';
 import { EXPIRED_SQL, OVERDUE_SQL } from '../../src/store/sqlite/leases.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/index.js';
@@ -106,6 +106,7 @@ describe('SqliteStore specifics', () => {
       const claim = plan(CLAIM_CANDIDATES_SQL, { kind: 'probe', now: 0, max: 10, caps: '[]' });
       expect(claim[0]).toBe('SEARCH tasks USING INDEX tasks_claim (kind=?)');
       expect(claim.join('\n')).not.toMatch(/TEMP B-TREE|SCAN tasks/);
+      expect(plan(CLAIM_UNFILTERED_SQL, { kind: 'probe', now: 0, max: 10 })).toEqual(['SEARCH tasks USING INDEX tasks_claim (kind=?)']);
       expect(plan(EXPIRED_SQL, 0)).toEqual(['SEARCH tasks USING INDEX tasks_lease (lease_expires_at<?)']);
       expect(plan(OVERDUE_SQL, 0)).toEqual(['SEARCH tasks USING INDEX tasks_run_deadline (run_deadline_at<?)']);
       const prune = plan(PRUNE_CANDIDATES_SQL, 0, 10);

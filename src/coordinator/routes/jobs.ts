@@ -1,7 +1,10 @@
 // Client routes for jobs: submit, list, get (optionally waiting for the end), events, kinds.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { GetJobQuery, JobLogsQuery, KINDS, ListJobsQuery, SubmitJobBody, VidfleetError, isTerminalJobStatus, type Job, type JobLogsResponse } from '../../protocol/index.js';
+import {
+  GetJobQuery, JobLogsQuery, KINDS, ListJobsQuery, SubmitJobBody, SubmitJobsBody, VidfleetError, isTerminalJobStatus, type Job, type JobLogsResponse,
+  type SubmitJobOutcome, type SubmitJobsResponse,
+} from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { longPollSignal } from '../http-errors.js';
 import { submitJob } from '../submit.js';
@@ -17,6 +20,27 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
     const { job, created } = await submitJob(deps, request.body as SubmitJobBody, Array.isArray(key) ? key[0] : key);
     // 200 tells a retrying client it got the job its first request created.
     return reply.status(created ? 201 : 200).send(await withWaitingReason(store, job));
+  });
+
+  // Many jobs in one request: each is validated and created as a single submit would be, and
+  // answers for itself (one bad job does not fail the others). On SQLite they share one commit.
+  app.post('/v1/job-batches', { schema: { body: SubmitJobsBody } }, async (request) => {
+    const { jobs } = request.body as SubmitJobsBody;
+    const results = await Promise.all(
+      jobs.map(async ({ job: body, idempotencyKey }): Promise<SubmitJobOutcome> => {
+        try {
+          const { job, created } = await submitJob(deps, body, idempotencyKey);
+          return { status: created ? 201 : 200, job: await withWaitingReason(store, job) };
+        } catch (err) {
+          if (!(err instanceof VidfleetError) || err.status >= 500) request.log.error({ err }, 'batch submit: a job failed');
+          // As the error handler does for a single submit: an unexpected error's text stays in the log.
+          const error = err instanceof VidfleetError ? err : new VidfleetError('INTERNAL', 'Internal error; see the coordinator log.');
+          return { status: error.status, error: error.toBody() };
+        }
+      }),
+    );
+    const response: SubmitJobsResponse = { results };
+    return response;
   });
 
   app.post('/v1/jobs/:id/cancel', { schema: { params: JobIdParams } }, async (request) => {

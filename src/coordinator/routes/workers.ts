@@ -3,30 +3,33 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
   AckBody, ClaimBody, HeartbeatBody, RegisterWorkerBody, VidfleetError, workerCapabilityTokens,
-  type AckResponse, type AckState, type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse, type Worker,
+  type AckResponse, type AckState, type ClaimResponse, type HeartbeatResponse, type RegisterWorkerResponse,
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { longPollSignal } from '../http-errors.js';
 
 const WorkerIdParams = Type.Object({ workerId: Type.String() });
-const TOKEN_CACHE_WORKERS = 1024;
+const PROFILE_CACHE_WORKERS = 1024;
 
 export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, config, tasksReady, jobsChanged } = deps;
 
-  // A worker's capability tokens, by worker id. Capabilities never change after registering (a
-  // re-registration gets a new id), and deriving ~750 tokens from a worker's ffmpeg lists cost
-  // ~150 µs per claim (measured with Debian's ffmpeg) — most of a claim's own CPU. Bounded.
-  const tokensByWorker = new Map<string, string[]>();
-  const tokensOf = (worker: Worker): string[] => {
-    let tokens = tokensByWorker.get(worker.id);
-    if (!tokens) {
-      tokens = workerCapabilityTokens(worker.capabilities);
-      tokensByWorker.set(worker.id, tokens);
-      if (tokensByWorker.size > TOKEN_CACHE_WORKERS) tokensByWorker.delete(tokensByWorker.keys().next().value!);
+  // What a claim needs of its worker — kinds and capability tokens — by worker id. Both are
+  // fixed at registration (a re-registration gets a new id). Deriving ~750 tokens from a worker's
+  // ffmpeg lists cost ~150 µs per claim (Debian's ffmpeg), and reading and parsing the worker row
+  // another ~2% of the coordinator's CPU in bench/dispatch, so each is done once per worker. The
+  // store's claim still refuses a worker that is not registered. Bounded.
+  const claimProfiles = new Map<string, { kinds: string[]; capabilities: string[] }>();
+  async function claimProfile(workerId: string): Promise<{ kinds: string[]; capabilities: string[] }> {
+    let profile = claimProfiles.get(workerId);
+    if (!profile) {
+      const worker = await requireWorker(workerId);
+      profile = { kinds: worker.capabilities.kinds, capabilities: workerCapabilityTokens(worker.capabilities) };
+      claimProfiles.set(workerId, profile);
+      if (claimProfiles.size > PROFILE_CACHE_WORKERS) claimProfiles.delete(claimProfiles.keys().next().value!);
     }
-    return tokens;
-  };
+    return profile;
+  }
 
   /** Applies a worker's batched reports; undefined when it sent none. */
   async function applyAcks(workerId: string, body: AckBody): Promise<AckState[] | undefined> {
@@ -72,15 +75,13 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
 
   app.post('/v1/workers/:workerId/claim', { schema: { params: WorkerIdParams, body: ClaimBody } }, async (request, reply) => {
     const { workerId } = request.params as { workerId: string };
-    const worker = await requireWorker(workerId);
+    const { kinds, capabilities } = await claimProfile(workerId);
     const body = request.body as ClaimBody;
     const { max, waitSeconds = 0 } = body;
     // Reports first, so the slots they free and the jobs they finish count before any wait.
     const acks = await applyAcks(workerId, body);
     const deadline = Date.now() + Math.min(waitSeconds, config.maxClaimWaitSeconds) * 1000;
     const gone = longPollSignal(reply, deps.shutdown);
-    const kinds = worker.capabilities.kinds;
-    const capabilities = tokensOf(worker);
     const accepts = (kind: string): boolean => kinds.includes(kind);
     for (;;) {
       const tasks = await store.claimTasks({ workerId, kinds, capabilities, max, leaseMs: config.leaseMs });
