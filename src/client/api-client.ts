@@ -4,12 +4,13 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type {
-  AckBody, AckResponse, AckState, Artifact, ClaimBody, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
+  AckBody, AckResponse, AckState, Artifact, ClaimBody, FeedEvent, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
   ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,
 } from '../protocol/index.js';
 import { ARTIFACT_SHA256_HEADER } from '../protocol/index.js';
 import { HttpClient, type RequestOptions } from './http.js';
 import { SubmitBatcher } from './submit-batcher.js';
+import { followEvents, type FollowOptions } from './event-stream.js';
 
 const enc = encodeURIComponent;
 const encPath = (p: string): string => p.split('/').map(enc).join('/');
@@ -42,6 +43,21 @@ export class VidfleetClient {
   /** Submits made together (a loop, a Promise.all) travel in one request; each answers for itself. */
   submitJob(body: SubmitJobBody, options: { idempotencyKey?: string } = {}): Promise<Job> {
     return this.submits.submit(body, options.idempotencyKey || undefined);
+  }
+
+  /** The fleet's (or one job's) events as they happen, resumed across dropped connections. */
+  followEvents(options: FollowOptions = {}): AsyncGenerator<FeedEvent> {
+    return followEvents(this.http, options);
+  }
+
+  /** One page of the event feed after `after` (JSON mode, for pollers). */
+  listFeed(query: { after?: string; jobId?: string; types?: string[]; limit?: number } = {}): Promise<{ events: FeedEvent[]; cursor: string | null }> {
+    const params = new URLSearchParams();
+    if (query.after !== undefined) params.set('after', query.after);
+    if (query.types?.length) params.set('types', query.types.join(','));
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    const base = query.jobId === undefined ? '/v1/events' : `/v1/jobs/${enc(query.jobId)}/events`;
+    return this.http.json(params.size > 0 ? `${base}?${params}` : base);
   }
 
   cancelJob(id: string): Promise<Job> {

@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { CoordinatorDeps } from './deps.js';
 import { installErrorHandlers } from './http-errors.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerJobRoutes } from './routes/jobs.js';
 import { registerTaskRoutes } from './routes/tasks.js';
@@ -21,5 +22,6 @@ export function buildCoordinatorApp(deps: CoordinatorDeps): FastifyInstance {
   registerFileRoutes(app, deps);
   registerWorkerRoutes(app, deps);
   registerTaskRoutes(app, deps);
+  registerEventRoutes(app, deps);
   return app;
 }

@@ -14,6 +14,8 @@ export interface CoordinatorDeps {
   jobsChanged: Wakeup;
   /** Woken when task log lines arrive (logs in follow mode). */
   logsAppended: Wakeup;
+  /** Woken when events were appended to the feed (by this coordinator or, on PostgreSQL, any). */
+  eventsAppended: Wakeup;
   /** Aborted when the coordinator shuts down: long polls answer at once. */
   shutdown: AbortSignal;
 }

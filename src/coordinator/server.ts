@@ -32,6 +32,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     tasksReady: new Wakeup(),
     jobsChanged: new Wakeup(),
     logsAppended: new Wakeup(),
+    eventsAppended: new Wakeup(),
     shutdown: shutdown.signal,
   };
   // A submit, or a completion that releases a graph's next tasks, wakes as many waiting claims
@@ -39,6 +40,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   store.onTasksReady((ready) => {
     for (const [kind, count] of ready) deps.tasksReady.notify({ kind, count });
   });
+  store.onEventsAppended(() => deps.eventsAppended.notify());
   const app = buildCoordinatorApp(deps);
   const inFlight = new Set<unknown>();
   app.server.on('request', (_req, res: import('node:http').ServerResponse) => {

@@ -92,6 +92,23 @@ export const ArtifactSchema = Type.Object({
 });
 export type Artifact = Static<typeof ArtifactSchema>;
 
+/**
+ * One entry of the fleet's event log (GET /v1/events, /v1/jobs/{id}/events as server-sent
+ * events). `cursor` is opaque and increases in feed order: give the last one seen (SSE
+ * Last-Event-ID, or ?after=) to resume with exactly the events after it.
+ */
+export const FeedEventSchema = Type.Object({
+  cursor: Type.String(),
+  id: Type.Integer(),
+  type: Type.String({ description: 'job.created, task.claimed, task.progress, task.completed, worker.online, …' }),
+  jobId: Type.Union([Type.String(), Type.Null()]),
+  taskId: Type.Union([Type.String(), Type.Null()]),
+  workerId: Type.Union([Type.String(), Type.Null()]),
+  data: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Timestamp,
+});
+export type FeedEvent = Static<typeof FeedEventSchema>;
+
 export const WorkerCapabilitiesSchema = Type.Object({
   kinds: Type.Array(Type.String(), { minItems: 1 }),
   concurrency: Type.Integer({ minimum: 1, maximum: 256 }),

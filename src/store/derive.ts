@@ -40,7 +40,12 @@ export type StoreEventType =
   | 'job.cancel_requested'
   | 'task.canceling'
   | 'task.timed_out'
-  | 'job.expanded';
+  | 'job.expanded'
+  // added for issue 8 (the fleet's event log)
+  | 'task.progress'
+  | 'worker.online'
+  | 'worker.offline';
+
 
 /** Job statuses a job never leaves; the only ones pruneFinished deletes. */
 export const FINISHED_JOB_STATUSES = ['completed', 'failed', 'canceled'] as const satisfies readonly JobStatus[];

@@ -10,7 +10,7 @@
 //   transaction as the task change, so readers never see them disagree.
 // - Events are appended in the same transaction as the change they describe.
 import type { ReadyListener } from './graph.js';
-import type { AckState, Artifact, ProgressDetail, ClaimedTask, ErrorBody, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
+import type { AckState, Artifact, ProgressDetail, ClaimedTask, ErrorBody, FeedEvent, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
 
 export interface NewTask {
   kind: string;
@@ -124,6 +124,12 @@ export interface NewArtifact {
   contentType: string;
 }
 
+export interface FeedQuery {
+  after?: string;
+  limit: number;
+  jobId?: string;
+}
+
 export interface JobEvent {
   id: number;
   jobId: string;
@@ -172,6 +178,18 @@ export interface Store {
   getJob(id: string, options?: { withTasks?: boolean }): Promise<Job | null>;
   listJobs(filter: ListJobsFilter): Promise<{ jobs: Job[]; nextCursor: string | null }>;
   listEvents(jobId: string, afterId?: number): Promise<JobEvent[]>;
+  /**
+   * The fleet's event log in commit order, after `after` (a cursor from an earlier answer; none:
+   * from the oldest kept), at most `limit`, optionally one job's only. An event is listed only
+   * once no transaction that could still add an earlier one is running, so a reader following
+   * the cursor never skips an event. Throws VALIDATION_FAILED for a cursor it did not make.
+   */
+  listFeed(query: FeedQuery): Promise<FeedEvent[]>;
+  /**
+   * Calls `listener` after a commit that appended events — on PostgreSQL, a commit on any
+   * coordinator sharing the schema. A hint: readers still poll as a safety net.
+   */
+  onEventsAppended(listener: () => void): () => void;
   /**
    * Appends lines to a task's log. Accepted from the attempt that holds the task or last held
    * it (a log tail may arrive after the completion); an older attempt gets STALE_ATTEMPT. Each

@@ -8,6 +8,7 @@
 // The groups live in ./conformance/*.ts; this file only assembles them.
 import { describe } from 'vitest';
 import { ackTests } from './conformance/acks.js';
+import { feedTests } from './conformance/feed.js';
 import { graphTests } from './conformance/graphs.js';
 import { logTests } from './conformance/logs.js';
 import { cancelTests } from './conformance/cancel.js';
@@ -37,5 +38,6 @@ export function runStoreConformance(name: string, makeStore: MakeStore, hooks: C
     cancelTests(h);
     artifactEventTests(h);
     retentionTests(h);
+    feedTests(h);
   });
 }

@@ -1,4 +1,4 @@
-// Client routes for jobs: submit, list, get (optionally waiting for the end), events, kinds.
+// Client routes for jobs: submit, list, get (optionally waiting for the end), logs, kinds.
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
@@ -92,12 +92,6 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
     }
     const response: JobLogsResponse = { lines, next: lines.at(-1)?.id ?? after };
     return response;
-  });
-
-  app.get('/v1/jobs/:id/events', { schema: { params: JobIdParams } }, async (request) => {
-    const { id } = request.params as { id: string };
-    if (!(await store.getJob(id))) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
-    return { events: await store.listEvents(id) };
   });
 
   app.get('/v1/kinds', async () => ({

@@ -18,6 +18,7 @@ import type { ClaimRequest } from '../store.js';
 import { COLS, exec, q, tx, type Ctx } from './connection.js';
 import { finishJobs, lockedJobs, withJobLocks, type LockedJobColumns } from './aggregate.js';
 import type { NewEvent } from './events.js';
+import { seenWorkerCtes } from './workers.js';
 
 /**
  * Exported so the tests can check its plan. A claim is a sign of life like a heartbeat (w), and
@@ -43,7 +44,7 @@ export const CLAIM_SQL = withJobLocks(
     ) chosen
     WHERE tasks.id = chosen.id
     RETURNING ${COLS.task('tasks')}, chosen.worker_id AS prev_worker_id`,
-  `w AS (UPDATE workers SET status = 'online', last_heartbeat_at = $3 WHERE id = $1 RETURNING id)`,
+  seenWorkerCtes(1, 3),
 );
 
 type Claimed = TaskRow & LockedJobColumns & { prev_worker_id: string | null };

@@ -3,7 +3,9 @@
 // handed out at insert, not at commit, so without the lock a reader following one job with
 // afterId could see event 11 commit before event 10 and skip 10 forever.
 import { eventToWire, jsonText, type EventRow, type StoreEventType } from '../derive.js';
-import type { JobEvent } from '../store.js';
+import { feedEventToWire, parseFeedCursor, validateFeedQuery, type FeedRow } from '../feed.js';
+import type { FeedQuery, JobEvent } from '../store.js';
+import type { FeedEvent } from '../../protocol/model.js';
 import { COLS, exec, q, type Client, type Ctx } from './connection.js';
 
 export interface NewEvent {
@@ -37,4 +39,22 @@ export async function appendEvents(c: Client, now: number, events: readonly NewE
 export async function listEvents(ctx: Ctx, jobId: string, afterId = 0): Promise<JobEvent[]> {
   const rows = await q<EventRow>(ctx.pool, `SELECT ${COLS.event} FROM events WHERE job_id = $1 AND id > $2 ORDER BY id`, [jobId, afterId]);
   return rows.map(eventToWire);
+}
+
+// In commit order as far as anyone can still tell: (tx, id), and only transactions older than
+// every one still running (pg_snapshot_xmin), which can add no row below the cursor any more.
+const FEED_COLUMNS = 'tx::text AS tx, id, job_id, task_id, worker_id, type, data, created_at';
+const FEED_SQL = `SELECT ${FEED_COLUMNS} FROM events
+  WHERE (tx, id) > ($1::text::xid8, $2::bigint) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+  ORDER BY tx, id LIMIT $3`;
+const JOB_FEED_SQL = `SELECT ${FEED_COLUMNS} FROM events
+  WHERE job_id = $4 AND (tx, id) > ($1::text::xid8, $2::bigint) AND tx < pg_snapshot_xmin(pg_current_snapshot())
+  ORDER BY tx, id LIMIT $3`;
+
+export async function listFeed(ctx: Ctx, query: FeedQuery): Promise<FeedEvent[]> {
+  validateFeedQuery(query);
+  const [tx, id] = query.after === undefined ? [0n, 0n] : parseFeedCursor(query.after, 2);
+  const args = [String(tx), String(id), query.limit];
+  const rows = await q<FeedRow & { tx: string }>(ctx.pool, query.jobId === undefined ? FEED_SQL : JOB_FEED_SQL, query.jobId === undefined ? args : [...args, query.jobId]);
+  return rows.map((r) => feedEventToWire(r, `${r.tx}.${r.id}`));
 }

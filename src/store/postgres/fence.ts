@@ -5,6 +5,7 @@
 import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import { clampProgress, jsonText, type TaskRow } from '../derive.js';
+import { PROGRESS_EVENT_INTERVAL_MS } from '../feed.js';
 import type { AttemptRef, ProgressExtra } from '../store.js';
 import { FENCE_SQL, q, tx, type Client, type Ctx } from './connection.js';
 import { finishJobs, lockedJobs, withJobLocks, type JobState, type LockedJobColumns } from './aggregate.js';
@@ -55,13 +56,16 @@ export async function assertAttempt(ctx: Ctx, ref: AttemptRef): Promise<{ jobId:
 
 // The sub-select locks the row and hands the status it had before the update to RETURNING
 // (PostgreSQL before 18 has no OLD in RETURNING): one round trip for lock, check and write.
+// A progress value is also logged as a task.progress event when none was lately ($8: the interval).
+const PROGRESS_DUE = `($4::float8 IS NOT NULL AND (was.progress_event_at IS NULL OR $5 - was.progress_event_at >= $8))`;
 const PROGRESS_SQL = `UPDATE tasks SET progress = COALESCE($4, tasks.progress), resume_data = COALESCE($6::json, tasks.resume_data),
     progress_detail = COALESCE($7::json, tasks.progress_detail),
+    progress_event_at = CASE WHEN ${PROGRESS_DUE} THEN $5 ELSE tasks.progress_event_at END,
     started_at = CASE WHEN tasks.status = 'assigned' THEN $5 ELSE tasks.started_at END,
     status = CASE WHEN tasks.status = 'assigned' THEN 'running' ELSE tasks.status END
-  FROM (SELECT id, status FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
+  FROM (SELECT id, status, progress_event_at FROM tasks WHERE ${FENCE_SQL} FOR UPDATE) was
   WHERE tasks.id = was.id
-  RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status`;
+  RETURNING tasks.job_id, tasks.id, tasks.attempt, was.status AS was_status, ${PROGRESS_DUE} AS logged`;
 
 export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, extra: ProgressExtra = {}): Promise<LeaseState> {
   return tx(ctx, (c) => progressHeld(c, ctx.now(), ref, progress, extra));
@@ -72,14 +76,19 @@ export async function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number
  * value (a bare "started" acknowledgement). A refusal throws having changed nothing.
  */
 export async function progressHeld(c: Client, now: number, ref: AttemptRef, progress: number | null, extra: ProgressExtra = {}): Promise<LeaseState> {
-  const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status'] }>(c, PROGRESS_SQL, ref, [
-    progress === null ? null : clampProgress(progress),
+  const clamped = progress === null ? null : clampProgress(progress);
+  const { row, jobs } = await fenced<{ job_id: string; id: string; attempt: number; was_status: TaskRow['status']; logged: boolean }>(c, PROGRESS_SQL, ref, [
+    clamped,
     now,
     extra.resumeData === undefined ? null : jsonText(extra.resumeData),
     extra.detail === undefined ? null : jsonText(extra.detail),
+    PROGRESS_EVENT_INTERVAL_MS,
   ]);
   const events: NewEvent[] =
     row.was_status === 'assigned' ? [{ jobId: row.job_id, taskId: row.id, type: 'task.running', data: { attempt: row.attempt, workerId: ref.workerId } }] : [];
+  if (row.logged) {
+    events.push({ jobId: row.job_id, taskId: row.id, type: 'task.progress', data: { attempt: row.attempt, progress: clamped, ...(extra.detail !== undefined && { detail: extra.detail }) } });
+  }
   await finishJobs(c, now, jobs, events);
   return row.was_status === 'canceling' ? 'cancel' : 'ok';
 }

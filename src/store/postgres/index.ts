@@ -5,8 +5,8 @@
 import { ReadyKinds, type GraphExpanders, type ReadyListener } from '../graph.js';
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
-import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { Artifact, FeedEvent, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
+import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, FeedQuery, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import * as artifacts from './artifacts.js';
 import { cancelJob } from './cancel.js';
 import { claimTasks } from './claim.js';
@@ -14,7 +14,9 @@ import { acknowledge } from './acks.js';
 import { appendTaskLogs, listTaskLogs } from './logs.js';
 import { completeTask, failTask } from './complete.js';
 import { createPool, type Ctx } from './connection.js';
-import { listEvents } from './events.js';
+import { listEvents, listFeed } from './events.js';
+import { FeedSignal } from '../feed.js';
+import { PgListener } from './listen.js';
 import { assertAttempt, reportProgress } from './fence.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -47,7 +49,10 @@ export class PostgresStore implements Store {
     // pool drops it and the next query opens a new one.
     pool.on('error', () => undefined);
     this.ctx = { pool, schema: this.schema, now: options.now ?? Date.now, graph: { expanders: options.expanders ?? {}, ready: new ReadyKinds() } };
+    this.events = new PgListener(options.connectionString, this.schema, 'vidfleet_events', new FeedSignal());
   }
+
+  private readonly events: PgListener;
 
   private readonly readyListeners = new Set<ReadyListener>();
 
@@ -77,6 +82,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.events.close();
     await this.ctx.pool.end();
   }
 
@@ -98,6 +104,14 @@ export class PostgresStore implements Store {
 
   async listEvents(jobId: string, afterId?: number): Promise<JobEvent[]> {
     return listEvents(this.ctx, jobId, afterId);
+  }
+
+  async listFeed(query: FeedQuery): Promise<FeedEvent[]> {
+    return listFeed(this.ctx, query);
+  }
+
+  onEventsAppended(listener: () => void): () => void {
+    return this.events.on(listener);
   }
 
   async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {

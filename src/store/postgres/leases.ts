@@ -7,13 +7,12 @@ import type { RequeueResult } from '../store.js';
 import { HELD_SQL, q, tx, type Ctx } from './connection.js';
 import { cancelWaitingSiblings, finishJobs, lockedJobs, withJobLocks, type LockedJobColumns } from './aggregate.js';
 import type { NewEvent } from './events.js';
+import { seenWorkerCtes } from './workers.js';
 
 // One statement: the worker's liveness and every renewal, atomically, and nothing renewed for an
 // unknown worker (the join on w). A canceling task is not renewed: its remaining lease is the
 // grace period for the worker to stop and confirm, after which the janitor cancels it for good.
-const HEARTBEAT_SQL = `WITH w AS (
-    UPDATE workers SET status = 'online', last_heartbeat_at = $1 WHERE id = $2 RETURNING id
-  ), renewed AS (
+const HEARTBEAT_SQL = `WITH ${seenWorkerCtes(2, 1)}, renewed AS (
     UPDATE tasks SET lease_expires_at = CASE WHEN tasks.status = 'canceling' THEN tasks.lease_expires_at ELSE $3 END
     FROM unnest($4::text[], $5::int[]) AS r(id, attempt), w
     WHERE tasks.id = r.id AND tasks.attempt = r.attempt AND tasks.worker_id = w.id AND tasks.${HELD_SQL}

@@ -169,6 +169,26 @@ export const MIGRATIONS: readonly string[] = [
     created_at bigint NOT NULL
   );
   `,
+  // 6: one event log for the whole fleet (issue 8). Worker events have no job. tx is the writing
+  // transaction's id: identity values are handed out at insert, not at commit, so across jobs
+  // (and coordinators) event 11 may commit before event 10; the fleet feed therefore reads in
+  // (tx, id) order and only transactions older than every one still running (the snapshot's
+  // xmin), which can no longer add rows below what it has read. Existing rows share the
+  // migration's tx, which is older than anything written after it.
+  `
+  ALTER TABLE events ALTER COLUMN job_id DROP NOT NULL;
+  ALTER TABLE events ADD COLUMN worker_id text COLLATE "C";
+  ALTER TABLE events ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id();
+  ALTER TABLE events ADD CONSTRAINT events_owner CHECK (job_id IS NOT NULL OR worker_id IS NOT NULL);
+  CREATE INDEX events_feed ON events (tx, id);
+  CREATE INDEX events_worker_created ON events (created_at) WHERE job_id IS NULL;
+  ALTER TABLE tasks ADD COLUMN progress_event_at bigint;
+  -- Readers of the feed on every coordinator learn of new events from a notification sent at
+  -- commit (payload: this schema; PostgreSQL sends one per transaction and channel/payload).
+  CREATE FUNCTION notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify('vidfleet_events', TG_TABLE_SCHEMA); RETURN NULL; END $$;
+  CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION notify_events();
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -33,14 +33,20 @@ const EXPIRED_KEYS_SQL = `DELETE FROM idempotency_keys WHERE (owner, key) IN (
     SELECT owner, key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
   )`;
 
+const OLD_WORKER_EVENTS_SQL = `DELETE FROM events WHERE id IN (
+    SELECT id FROM events WHERE job_id IS NULL AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED
+  )`;
+
 export async function pruneFinished(ctx: Ctx, olderThanMs: number, limit: number): Promise<PruneResult> {
   validateDuration('olderThanMs', olderThanMs);
   validateLimit('limit', limit);
   return tx(ctx, async (c) => {
     const now = ctx.now();
     const [row] = await q<{ jobs: number; keys: string[] }>(c, PRUNE_SQL, [now - olderThanMs, limit]);
-    // Expired keys go too (a live key of a pruned job went with its job above).
+    // Expired keys go too (a live key of a pruned job went with its job above), and worker
+    // events (no job to go with) as old as the jobs pruned.
     await exec(c, EXPIRED_KEYS_SQL, [now, limit]);
+    await exec(c, OLD_WORKER_EVENTS_SQL, [now - olderThanMs, limit]);
     return { jobs: row?.jobs ?? 0, artifactKeys: [...new Set(row?.keys ?? [])].sort() };
   });
 }

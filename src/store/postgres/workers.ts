@@ -4,15 +4,42 @@ import { VidfleetError } from '../../protocol/errors.js';
 import type { Worker, WorkerCapabilities } from '../../protocol/model.js';
 import { jsonText, validateDuration, workerToWire, type WorkerRow } from '../derive.js';
 import { newId } from '../ids.js';
-import { COLS, exec, HELD_SQL, q, type Ctx } from './connection.js';
+import { WORKER_EVENT_REASONS } from '../feed.js';
+import { COLS, HELD_SQL, q, type Ctx } from './connection.js';
+
+/** A JSON literal for SQL text; the reasons are our own constants. */
+const reasonJson = (reason: string): string => `'${JSON.stringify({ reason }).replace(/'/g, "''")}'::json`;
+
+/**
+ * CTEs for "heard from this worker" ($id, $now: parameter numbers): online again with its stamp,
+ * and a worker.online event when it had been offline. \`w\` answers the worker's id when it is
+ * registered. The sub-select hands the status before the update to the event (PostgreSQL
+ * before 18 has no OLD in RETURNING).
+ */
+export function seenWorkerCtes(id: number, now: number): string {
+  return `w AS (
+      UPDATE workers SET status = 'online', last_heartbeat_at = $${now}
+      FROM (SELECT id, status FROM workers WHERE id = $${id} FOR UPDATE) was
+      WHERE workers.id = was.id RETURNING workers.id, was.status AS was_status
+    ), w_event AS (
+      INSERT INTO events (worker_id, type, data, created_at)
+      SELECT id, 'worker.online', ${reasonJson(WORKER_EVENT_REASONS.seenAgain)}, $${now} FROM w WHERE was_status = 'offline'
+    )`;
+}
 
 export async function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
   const now = ctx.now();
+  const event = { reason: WORKER_EVENT_REASONS.registered, name: worker.name, hostname: worker.hostname, kinds: worker.capabilities.kinds };
   const [row] = await q<WorkerRow>(
     ctx.pool,
-    `INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at)
-     VALUES ($1, $2, $3, $4::json, 'online', $5, $5) RETURNING ${COLS.worker}`,
-    [newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now],
+    `WITH w AS (
+       INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at)
+       VALUES ($1, $2, $3, $4::json, 'online', $5, $5) RETURNING ${COLS.worker}
+     ), ev AS (
+       INSERT INTO events (worker_id, type, data, created_at) SELECT id, 'worker.online', $6::json, $5 FROM w
+     )
+     SELECT * FROM w`,
+    [newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now, jsonText(event)],
   );
   return workerToWire(row as WorkerRow);
 }
@@ -25,7 +52,14 @@ export async function registerWorker(ctx: Ctx, worker: { name: string; hostname:
 export async function deregisterWorker(ctx: Ctx, workerId: string): Promise<void> {
   const [row] = await q<{ found: boolean }>(
     ctx.pool,
-    `WITH w AS (UPDATE workers SET status = 'offline' WHERE id = $1 RETURNING id),
+    `WITH w AS (
+       UPDATE workers SET status = 'offline'
+       FROM (SELECT id, status FROM workers WHERE id = $1 FOR UPDATE) was
+       WHERE workers.id = was.id RETURNING workers.id, was.status AS was_status
+     ), ev AS (
+       INSERT INTO events (worker_id, type, data, created_at)
+       SELECT id, 'worker.offline', ${reasonJson(WORKER_EVENT_REASONS.deregistered)}, $2 FROM w WHERE was_status = 'online'
+     ),
      cut AS (
        UPDATE tasks SET lease_expires_at = $2
        WHERE id IN (SELECT id FROM tasks WHERE ${HELD_SQL} AND worker_id = $1 AND lease_expires_at > $2 ORDER BY id FOR UPDATE)
@@ -52,5 +86,15 @@ export async function listWorkers(ctx: Ctx): Promise<Worker[]> {
  */
 export async function markSilentWorkersOffline(ctx: Ctx, silentMs: number): Promise<number> {
   validateDuration('silentMs', silentMs);
-  return exec(ctx.pool, `UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_heartbeat_at <= $1`, [ctx.now() - silentMs]);
+  const [row] = await q<{ n: number }>(
+    ctx.pool,
+    `WITH gone AS (
+       UPDATE workers SET status = 'offline' WHERE status = 'online' AND last_heartbeat_at <= $1 RETURNING id
+     ), ev AS (
+       INSERT INTO events (worker_id, type, data, created_at) SELECT id, 'worker.offline', $3::json, $2 FROM gone
+     )
+     SELECT count(*)::int AS n FROM gone`,
+    [ctx.now() - silentMs, ctx.now(), jsonText({ reason: WORKER_EVENT_REASONS.silent, silentMs })],
+  );
+  return row?.n ?? 0;
 }

@@ -12,6 +12,7 @@ import type { ClaimRequest } from '../store.js';
 import { immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { recomputeJob } from './jobs.js';
+import { markSeen } from './workers.js';
 
 type Candidate = Pick<TaskRow, 'id' | 'priority' | 'created_at'>;
 
@@ -76,9 +77,7 @@ export function claimTasks(ctx: Ctx, request: ClaimRequest): ClaimedTask[] {
       | { status: string; last_heartbeat_at: number }
       | undefined;
     if (!worker) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${request.workerId} is not registered.`, { details: { workerId: request.workerId } });
-    if (worker.status !== 'online' || now - worker.last_heartbeat_at >= LIVENESS_STAMP_MS) {
-      stmt(ctx, `UPDATE workers SET status = 'online', last_heartbeat_at = ? WHERE id = ?`).run(now, request.workerId);
-    }
+    if (worker.status !== 'online' || now - worker.last_heartbeat_at >= LIVENESS_STAMP_MS) markSeen(ctx, request.workerId, worker.status === 'online', now);
     // A task whose requirements this worker lacks is passed over (requires is a residual filter
     // on the index scan; tasks without requirements, the usual case, pass it at once).
     const candidates = kinds.flatMap((kind) => {

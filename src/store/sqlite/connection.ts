@@ -2,6 +2,7 @@
 import { ReadyKinds, type GraphExpanders } from '../graph.js';
 import Database from 'better-sqlite3';
 import { HELD_STATUSES } from '../derive.js';
+import { FeedSignal } from '../feed.js';
 
 export type Db = Database.Database;
 
@@ -12,6 +13,8 @@ export interface Ctx {
   readonly statements: Map<string, Database.Statement>;
   /** Graph extensions by task kind (run on completion) and the kinds a write made claimable. */
   readonly graph: { readonly expanders: GraphExpanders; readonly ready: ReadyKinds };
+  /** Rings after a commit that appended events. */
+  readonly feed: FeedSignal;
 }
 
 /** Several connections (processes, coordinators) may share the file; each waits its turn for the write lock. */
@@ -29,7 +32,7 @@ export function openDatabase(path: string): Db {
 }
 
 export function createCtx(db: Db, now: () => number, expanders: GraphExpanders = {}): Ctx {
-  return { db, now, statements: new Map(), graph: { expanders, ready: new ReadyKinds() } };
+  return { db, now, statements: new Map(), graph: { expanders, ready: new ReadyKinds() }, feed: new FeedSignal() };
 }
 
 /** Prepared once per connection: preparing costs more than most of these statements run. */

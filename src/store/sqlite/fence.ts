@@ -5,12 +5,17 @@ import type { LeaseState } from '../../protocol/api.js';
 import { VidfleetError } from '../../protocol/errors.js';
 import type { JobStatus } from '../../protocol/model.js';
 import { clampProgress, type TaskRow } from '../derive.js';
+import { progressEventDue } from '../feed.js';
 import type { AttemptRef, ProgressExtra } from '../store.js';
 import { FENCE_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { recomputeJob } from './jobs.js';
 
-export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data' | 'priority'> & { name: string | null; job_status: JobStatus };
+export type HeldTask = Pick<TaskRow, 'id' | 'job_id' | 'kind' | 'status' | 'attempt' | 'max_attempts' | 'worker_id' | 'resume_data' | 'priority'> & {
+  name: string | null;
+  job_status: JobStatus;
+  progress_event_at: number | null;
+};
 
 export function fenceParams(ref: AttemptRef): { taskId: string; attempt: number; workerId: string } {
   return { taskId: ref.taskId, attempt: ref.attempt, workerId: ref.workerId };
@@ -33,7 +38,8 @@ export function refusal(ctx: Ctx, ref: AttemptRef): VidfleetError {
 export function requireHeld(ctx: Ctx, ref: AttemptRef): HeldTask {
   const row = stmt(
     ctx,
-    `SELECT id, job_id, kind, name, priority, status, attempt, max_attempts, worker_id, resume_data, (SELECT status FROM jobs WHERE jobs.id = tasks.job_id) AS job_status
+    `SELECT id, job_id, kind, name, priority, status, attempt, max_attempts, worker_id, resume_data, progress_event_at,
+       (SELECT status FROM jobs WHERE jobs.id = tasks.job_id) AS job_status
      FROM tasks WHERE ${FENCE_SQL}`,
   ).get(fenceParams(ref)) as
     | HeldTask
@@ -68,22 +74,27 @@ export function reportProgress(ctx: Ctx, ref: AttemptRef, progress: number, extr
 export function progressHeld(ctx: Ctx, ref: AttemptRef, progress: number | null, extra: ProgressExtra = {}): LeaseState {
   const task = requireHeld(ctx, ref);
   const now = ctx.now();
+  const clamped = progress === null ? null : clampProgress(progress);
+  const logged = progressEventDue(clamped, task.progress_event_at, now);
   fencedUpdate(
     ctx,
     `UPDATE tasks SET progress = COALESCE(@progress, progress), resume_data = COALESCE(@resume, resume_data),
        progress_detail = COALESCE(@detail, progress_detail),
+       progress_event_at = CASE WHEN @logged THEN @now ELSE progress_event_at END,
        started_at = CASE WHEN status = 'assigned' THEN @now ELSE started_at END,
        status = CASE WHEN status = 'assigned' THEN 'running' ELSE status END
      WHERE ${FENCE_SQL}`,
     ref,
     {
-      progress: progress === null ? null : clampProgress(progress),
+      progress: clamped,
       now,
+      logged: logged ? 1 : 0,
       resume: extra.resumeData === undefined ? null : JSON.stringify(extra.resumeData),
       detail: extra.detail === undefined ? null : JSON.stringify(extra.detail),
     },
   );
   if (task.status === 'assigned') appendEvent(ctx, task.job_id, task.id, 'task.running', { attempt: task.attempt, workerId: ref.workerId });
+  if (logged) appendEvent(ctx, task.job_id, task.id, 'task.progress', { attempt: task.attempt, progress: clamped, ...(extra.detail !== undefined && { detail: extra.detail }) });
   recomputeJob(ctx, task.job_id);
   return task.status === 'canceling' ? 'cancel' : 'ok';
 }

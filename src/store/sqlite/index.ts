@@ -3,8 +3,8 @@
 // of operations lives in its own file; this class only binds them to one connection.
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
-import type { Artifact, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { Artifact, FeedEvent, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
+import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, FeedQuery, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import type { GraphExpanders, ReadyListener } from '../graph.js';
 import { cancelJob } from './cancel.js';
 import * as artifacts from './artifacts.js';
@@ -12,7 +12,7 @@ import { claimTasks } from './claim.js';
 import { acknowledge } from './acks.js';
 import { completeTask, failTask } from './complete.js';
 import { createCtx, openDatabase, type Ctx } from './connection.js';
-import { listEvents } from './events.js';
+import { listEvents, listFeed } from './events.js';
 import { GroupCommit } from './group-commit.js';
 import { appendTaskLogs, listTaskLogs } from './logs.js';
 import { assertAttempt, reportProgress } from './fence.js';
@@ -85,6 +85,14 @@ export class SqliteStore implements Store {
 
   async listEvents(jobId: string, afterId?: number): Promise<JobEvent[]> {
     return listEvents(this.ctx, jobId, afterId);
+  }
+
+  async listFeed(query: FeedQuery): Promise<FeedEvent[]> {
+    return listFeed(this.ctx, query);
+  }
+
+  onEventsAppended(listener: () => void): () => void {
+    return this.ctx.feed.on(listener);
   }
 
   async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {

@@ -9,12 +9,14 @@ import type { RequeueResult } from '../store.js';
 import { HELD_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendEvent } from './events.js';
 import { cancelWaitingSiblings, recomputeJob } from './jobs.js';
+import { markSeen } from './workers.js';
 
 export function heartbeat(ctx: Ctx, workerId: string, tasks: TaskRef[], leaseMs: number): { taskId: string; attempt: number; state: LeaseState }[] {
   return immediate(ctx, () => {
     const now = ctx.now();
-    const seen = stmt(ctx, `UPDATE workers SET status = 'online', last_heartbeat_at = ? WHERE id = ?`).run(now, workerId);
-    if (seen.changes === 0) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${workerId} is not registered.`, { details: { workerId } });
+    const seen = stmt(ctx, 'SELECT status FROM workers WHERE id = ?').get(workerId) as { status: string } | undefined;
+    if (!seen) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${workerId} is not registered.`, { details: { workerId } });
+    markSeen(ctx, workerId, seen.status === 'online', now);
     // A canceling task is not renewed: its remaining lease is the grace period for the worker to
     // stop and confirm, after which the janitor cancels it for good.
     const renew = stmt(

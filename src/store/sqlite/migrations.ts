@@ -160,6 +160,29 @@ export const MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   ) STRICT;
   `,
+  // 6: one event log for the whole fleet (issue 8): worker events have no job, so job_id becomes
+  // optional and worker_id says whose event it is. SQLite cannot drop a NOT NULL in place: the
+  // table is rebuilt (ids kept; nothing references events). Worker events are pruned by age,
+  // through their own small index. progress_event_at throttles task.progress events.
+  `
+  CREATE TABLE events_v6 (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id     TEXT REFERENCES jobs (id) ON DELETE CASCADE,
+    task_id    TEXT,
+    worker_id  TEXT,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    CHECK (job_id IS NOT NULL OR worker_id IS NOT NULL)
+  ) STRICT;
+  INSERT INTO events_v6 (id, job_id, task_id, worker_id, type, data, created_at)
+    SELECT id, job_id, task_id, NULL, type, data, created_at FROM events ORDER BY id;
+  DROP TABLE events;
+  ALTER TABLE events_v6 RENAME TO events;
+  CREATE INDEX events_job_id ON events (job_id, id);
+  CREATE INDEX events_worker_created ON events (created_at) WHERE job_id IS NULL;
+  ALTER TABLE tasks ADD COLUMN progress_event_at INTEGER;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -22,6 +22,9 @@ export const PRUNE_CANDIDATES_SQL = `SELECT id FROM jobs INDEXED BY jobs_finishe
 /** Exported so the SQLite tests can check its query plan. */
 export const EXPIRED_KEYS_SQL = `DELETE FROM idempotency_keys WHERE (owner, key) IN (SELECT owner, key FROM idempotency_keys WHERE expires_at <= ? LIMIT ?)`;
 
+/** Exported so the SQLite tests can check its query plan. */
+export const OLD_WORKER_EVENTS_SQL = `DELETE FROM events WHERE id IN (SELECT id FROM events INDEXED BY events_worker_created WHERE job_id IS NULL AND created_at < ? LIMIT ?)`;
+
 export function pruneFinished(ctx: Ctx, olderThanMs: number, limit: number): PruneResult {
   validateDuration('olderThanMs', olderThanMs);
   validateLimit('limit', limit);
@@ -40,8 +43,10 @@ export function pruneFinished(ctx: Ctx, olderThanMs: number, limit: number): Pru
       stmt(ctx, 'DELETE FROM idempotency_keys WHERE job_id = ?').run(id);
       stmt(ctx, 'DELETE FROM jobs WHERE id = ?').run(id);
     }
-    // Expired keys go too (a live key of a pruned job went with its job above).
+    // Expired keys go too (a live key of a pruned job went with its job above), and worker
+    // events (no job to go with) as old as the jobs pruned.
     stmt(ctx, EXPIRED_KEYS_SQL).run(now, limit);
+    stmt(ctx, OLD_WORKER_EVENTS_SQL).run(now - olderThanMs, limit);
     return { jobs: ids.length, artifactKeys: [...new Set(artifactKeys)].sort() };
   });
 }

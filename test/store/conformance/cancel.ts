@@ -57,7 +57,7 @@ export function cancelTests(h: Harness): void {
       h.clock += 60_000;
       expect(await h.store.requeueExpiredLeases()).toEqual(NOTHING);
       expect(await h.claim(w, 10)).toEqual([]);
-      expect(await h.eventTypes(job.id)).toEqual(['job.created', 'task.claimed', 'task.running', 'job.cancel_requested', 'task.canceling', 'task.canceled', 'job.canceled']);
+      expect(await h.eventTypes(job.id)).toEqual(['job.created', 'task.claimed', 'task.running', 'task.progress', 'job.cancel_requested', 'task.canceling', 'task.progress', 'task.canceled', 'job.canceled']);
 
       // Canceling a canceled job again changes nothing.
       const before = await h.snapshot(job.id);

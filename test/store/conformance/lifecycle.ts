@@ -203,10 +203,11 @@ export function artifactEventTests(h: Harness): void {
       await h.store.recordArtifact(ref(c, w), { name: 'x', key: 'k', size: 1, sha256: 's', contentType: 'text/plain' });
       await h.store.completeTask(ref(c, w), null);
       const events = await h.store.listEvents(job.id);
-      expect(events.map((e) => e.type)).toEqual(['job.created', 'task.claimed', 'task.running', 'artifact.added', 'task.completed', 'job.completed']);
+      expect(events.map((e) => e.type)).toEqual(['job.created', 'task.claimed', 'task.running', 'task.progress', 'artifact.added', 'task.completed', 'job.completed']);
       expect(events.every((e, i) => i === 0 || e.id > (events[i - 1]?.id ?? Infinity))).toBe(true);
       expect(events[1]).toMatchObject({ jobId: job.id, taskId: c.taskId, data: { attempt: 1, workerId: w }, createdAt: iso(T0) });
-      expect((await h.store.listEvents(job.id, events[2]?.id)).map((e) => e.type)).toEqual(['artifact.added', 'task.completed', 'job.completed']);
+      expect(events[3]).toMatchObject({ taskId: c.taskId, data: { attempt: 1, progress: 0.5 } });
+      expect((await h.store.listEvents(job.id, events[3]?.id)).map((e) => e.type)).toEqual(['artifact.added', 'task.completed', 'job.completed']);
       expect((await h.store.listEvents(other.id)).map((e) => e.type)).toEqual(['job.created']);
     });
 
