@@ -13,7 +13,7 @@ Usage:
   vidfleet up [--port 8000] [--data DIR] [--db URL] [--workers N] [--concurrency N]
                                    coordinator + N local workers (SQLite + files under DIR, default ./.vidfleet)
   vidfleet demo [FILE] [-o DIR]    bring everything up, probe + thumbnail FILE (or a generated sample), save, stop
-  vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--db postgres://…] [--lease-ms N]
+  vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--db postgres://…] [--mqtt mqtt://…] [--lease-ms N]
                      [--max-upload BYTES] [--retention-days 7]
   vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail] [--tag gpu]… [--drain-timeout 300]
                   [--mount NAME=/dir[:rw]]… [--allow-protocol http,https]
@@ -29,6 +29,7 @@ Usage:
   vidfleet cancel <job> [--json]   cancel a job; running tasks are stopped by their workers
 
 The database comes from --db or VIDFLEET_DB (a SQLite path or a postgres:// URL; default DIR/vidfleet.db).
+Events are published to MQTT with --mqtt mqtt://host:1883 or VIDFLEET_MQTT (topics PREFIX/jobs/{id}, PREFIX/workers/{id}; --mqtt-prefix, default vidfleet).
 
 The coordinator URL comes from --coordinator or VIDFLEET_URL (default http://127.0.0.1:8000).
 `;

@@ -36,6 +36,10 @@ export interface CoordinatorConfig {
   retentionMs: number;
   pruneIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+  /** An MQTT broker (mqtt://host:1883) to publish the event feed to; null: none. */
+  mqttUrl: string | null;
+  /** Topics are {mqttPrefix}/jobs/{id} and {mqttPrefix}/workers/{id}. */
+  mqttPrefix: string;
 }
 
 export type CoordinatorOptions = Partial<CoordinatorConfig>;
@@ -67,6 +71,8 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
     retentionMs: options.retentionMs ?? 7 * 24 * 3_600_000,
     pruneIntervalMs: options.pruneIntervalMs ?? 60_000,
     logLevel: options.logLevel ?? 'warn',
+    mqttUrl: options.mqttUrl ?? null,
+    mqttPrefix: options.mqttPrefix ?? 'vidfleet',
   };
   const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0-65535, got ${config.port}`);
@@ -75,6 +81,8 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
   }
   if (config.heartbeatMs >= config.leaseMs) problems.push(`heartbeatMs (${config.heartbeatMs}) must be shorter than leaseMs (${config.leaseMs}) or every task would lose its lease`);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.dbSchema)) problems.push(`dbSchema must be a plain lower-case identifier, got "${config.dbSchema}"`);
+  if (config.mqttUrl !== null && !/^(mqtts?|wss?|tcp|tls):\/\/[^/\s]+/.test(config.mqttUrl)) problems.push(`mqttUrl must look like mqtt://host:1883 (or mqtts://, ws://, wss://), got "${config.mqttUrl}"`);
+  if (!/^[^#+/\s][^#+\s]*$/.test(config.mqttPrefix) || config.mqttPrefix.endsWith('/')) problems.push(`mqttPrefix must be a topic prefix without wildcards (+, #) or a leading/trailing slash, got "${config.mqttPrefix}"`);
   if (problems.length > 0) throw new Error(`Invalid coordinator configuration: ${problems.join('; ')}`);
   return config;
 }

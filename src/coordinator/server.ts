@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/store.js';
 import { LocalBlobStore } from '../storage/local.js';
+import { MqttPublisher } from './mqtt-publisher.js';
 import { buildCoordinatorApp } from './app.js';
 import { parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
 import type { CoordinatorDeps } from './deps.js';
@@ -48,10 +49,12 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     res.once('close', () => inFlight.delete(res));
   });
   const janitor = startJanitor(deps, app.log);
+  const mqtt = config.mqttUrl === null ? null : new MqttPublisher(store, deps.eventsAppended, { url: config.mqttUrl, prefix: config.mqttPrefix }, app.log);
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     await janitor.stop();
+    await mqtt?.stop();
     await store.close();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`Port ${config.port} on ${config.host} is already in use; pick another with --port.`, { cause: err });
@@ -72,6 +75,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       // is still using the store when it closes.
       shutdown.abort();
       await janitor.stop();
+      await mqtt?.stop();
       // In-flight requests (an upload, a completion) get the grace period to finish; then the
       // app closes every socket, since keep-alive clients would hold idle ones for seconds.
       const deadline = Date.now() + config.shutdownGraceMs;

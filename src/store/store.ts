@@ -190,6 +190,19 @@ export interface Store {
    * coordinator sharing the schema. A hint: readers still poll as a safety net.
    */
   onEventsAppended(listener: () => void): () => void;
+  /** The cursor of the newest event a follower could read now; null when the log is empty. */
+  latestFeedCursor(): Promise<string | null>;
+
+  // ---- singletons: work one coordinator does at a time ----
+  /**
+   * Takes or renews `name` for `holder` until now + ttlMs, when it is free, expired or already
+   * the holder's. Answers whether the holder has it, and the cursor last saved under it.
+   */
+  holdSingleton(name: string, holder: string, ttlMs: number): Promise<{ held: boolean; cursor: string | null }>;
+  /** Saves how far the holder got; false (nothing saved) when it no longer holds `name`. */
+  saveSingletonCursor(name: string, holder: string, cursor: string): Promise<boolean>;
+  /** Lets go of `name` (a stopping coordinator), so another takes it over at once. */
+  releaseSingleton(name: string, holder: string): Promise<void>;
   /**
    * Appends lines to a task's log. Accepted from the attempt that holds the task or last held
    * it (a log tail may arrive after the completion); an older attempt gets STALE_ATTEMPT. Each

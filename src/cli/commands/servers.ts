@@ -8,13 +8,19 @@ import { startLocalFleet } from '../local-fleet.js';
 import { println, UsageError } from '../output.js';
 import { intOption, type Parsed } from '../args.js';
 
-/** Where a coordinator listens and keeps its state: --port, --host, --data, and --db (else VIDFLEET_DB, else the SQLite file under --data). */
+/**
+ * Where a coordinator listens and keeps its state: --port, --host, --data, and --db (else
+ * VIDFLEET_DB, else the SQLite file under --data); where it publishes events: --mqtt (else
+ * VIDFLEET_MQTT) and --mqtt-prefix.
+ */
 function placeOptions(args: Parsed): CoordinatorOptions {
   return {
     port: intOption(args, 'port', 8000),
     host: args.values.host as string | undefined,
     dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
     db: (args.values.db as string | undefined) ?? (process.env.VIDFLEET_DB || undefined),
+    mqttUrl: (args.values.mqtt as string | undefined) ?? (process.env.VIDFLEET_MQTT || undefined),
+    mqttPrefix: args.values['mqtt-prefix'] as string | undefined,
   };
 }
 

@@ -58,3 +58,11 @@ export async function listFeed(ctx: Ctx, query: FeedQuery): Promise<FeedEvent[]>
   const rows = await q<FeedRow & { tx: string }>(ctx.pool, query.jobId === undefined ? FEED_SQL : JOB_FEED_SQL, query.jobId === undefined ? args : [...args, query.jobId]);
   return rows.map((r) => feedEventToWire(r, `${r.tx}.${r.id}`));
 }
+
+export async function latestFeedCursor(ctx: Ctx): Promise<string | null> {
+  const [row] = await q<{ tx: string; id: number }>(
+    ctx.pool,
+    'SELECT tx::text AS tx, id FROM events WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx DESC, id DESC LIMIT 1',
+  );
+  return row ? `${row.tx}.${row.id}` : null;
+}

@@ -14,7 +14,8 @@ import { acknowledge } from './acks.js';
 import { appendTaskLogs, listTaskLogs } from './logs.js';
 import { completeTask, failTask } from './complete.js';
 import { createPool, type Ctx } from './connection.js';
-import { listEvents, listFeed } from './events.js';
+import { latestFeedCursor, listEvents, listFeed } from './events.js';
+import * as singletons from './singletons.js';
 import { FeedSignal } from '../feed.js';
 import { PgListener } from './listen.js';
 import { assertAttempt, reportProgress } from './fence.js';
@@ -108,6 +109,22 @@ export class PostgresStore implements Store {
 
   async listFeed(query: FeedQuery): Promise<FeedEvent[]> {
     return listFeed(this.ctx, query);
+  }
+
+  async latestFeedCursor(): Promise<string | null> {
+    return latestFeedCursor(this.ctx);
+  }
+
+  async holdSingleton(name: string, holder: string, ttlMs: number): Promise<{ held: boolean; cursor: string | null }> {
+    return singletons.holdSingleton(this.ctx, name, holder, ttlMs);
+  }
+
+  async saveSingletonCursor(name: string, holder: string, cursor: string): Promise<boolean> {
+    return singletons.saveSingletonCursor(this.ctx, name, holder, cursor);
+  }
+
+  async releaseSingleton(name: string, holder: string): Promise<void> {
+    await singletons.releaseSingleton(this.ctx, name, holder);
   }
 
   onEventsAppended(listener: () => void): () => void {

@@ -183,6 +183,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_feed ON events (tx, id);
   CREATE INDEX events_worker_created ON events (created_at) WHERE job_id IS NULL;
   ALTER TABLE tasks ADD COLUMN progress_event_at bigint;
+  CREATE TABLE singletons (
+    name       text PRIMARY KEY,
+    holder     text NOT NULL,
+    expires_at bigint NOT NULL,
+    cursor     text
+  );
   -- Readers of the feed on every coordinator learn of new events from a notification sent at
   -- commit (payload: this schema; PostgreSQL sends one per transaction and channel/payload).
   CREATE FUNCTION notify_events() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -34,3 +34,8 @@ export function listFeed(ctx: Ctx, query: FeedQuery): FeedEvent[] {
   ) as FeedRow[];
   return rows.map((r) => feedEventToWire(r, String(r.id)));
 }
+
+export function latestFeedCursor(ctx: Ctx): string | null {
+  const row = stmt(ctx, 'SELECT max(id) AS id FROM events').get() as { id: number | null };
+  return row.id === null ? null : String(row.id);
+}

@@ -12,7 +12,8 @@ import { claimTasks } from './claim.js';
 import { acknowledge } from './acks.js';
 import { completeTask, failTask } from './complete.js';
 import { createCtx, openDatabase, type Ctx } from './connection.js';
-import { listEvents, listFeed } from './events.js';
+import { latestFeedCursor, listEvents, listFeed } from './events.js';
+import * as singletons from './singletons.js';
 import { GroupCommit } from './group-commit.js';
 import { appendTaskLogs, listTaskLogs } from './logs.js';
 import { assertAttempt, reportProgress } from './fence.js';
@@ -89,6 +90,22 @@ export class SqliteStore implements Store {
 
   async listFeed(query: FeedQuery): Promise<FeedEvent[]> {
     return listFeed(this.ctx, query);
+  }
+
+  async latestFeedCursor(): Promise<string | null> {
+    return latestFeedCursor(this.ctx);
+  }
+
+  async holdSingleton(name: string, holder: string, ttlMs: number): Promise<{ held: boolean; cursor: string | null }> {
+    return singletons.holdSingleton(this.ctx, name, holder, ttlMs);
+  }
+
+  async saveSingletonCursor(name: string, holder: string, cursor: string): Promise<boolean> {
+    return singletons.saveSingletonCursor(this.ctx, name, holder, cursor);
+  }
+
+  async releaseSingleton(name: string, holder: string): Promise<void> {
+    await singletons.releaseSingleton(this.ctx, name, holder);
   }
 
   onEventsAppended(listener: () => void): () => void {

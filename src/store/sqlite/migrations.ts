@@ -182,6 +182,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_job_id ON events (job_id, id);
   CREATE INDEX events_worker_created ON events (created_at) WHERE job_id IS NULL;
   ALTER TABLE tasks ADD COLUMN progress_event_at INTEGER;
+  -- Work exactly one coordinator should do at a time (the MQTT publisher): who holds it until
+  -- when, and how far it got.
+  CREATE TABLE singletons (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    cursor     TEXT
+  ) STRICT;
   `,
 ];
 

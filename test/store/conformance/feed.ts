@@ -115,6 +115,33 @@ export function feedTests(h: Harness): void {
       expect(everything.filter((e) => e.type === 'job.completed').length).toBe(50);
     });
 
+    it('latestFeedCursor points at the newest event: reading after it gives what comes next', async () => {
+      const fresh = await h.store.latestFeedCursor();
+      const job = await h.submit();
+      const latest = await h.store.latestFeedCursor();
+      expect(latest).not.toBe(fresh);
+      expect(await h.store.listFeed({ after: latest!, limit: 10 })).toEqual([]);
+      await h.store.cancelJob(job.id, 1_000);
+      expect((await h.store.listFeed({ after: latest!, limit: 10 })).map((e) => e.type)).toEqual(['job.cancel_requested', 'task.canceled', 'job.canceled']);
+    });
+
+    it('a singleton is held by one holder at a time, renewed by it, taken over when it expires or is released', async () => {
+      expect(await h.store.holdSingleton('mqtt', 'a', 10_000)).toEqual({ held: true, cursor: null });
+      expect(await h.store.holdSingleton('mqtt', 'b', 10_000)).toEqual({ held: false, cursor: null });
+      expect(await h.store.saveSingletonCursor('mqtt', 'a', 'c1')).toBe(true);
+      expect(await h.store.saveSingletonCursor('mqtt', 'b', 'c2')).toBe(false);
+      h.clock += 9_000;
+      expect(await h.store.holdSingleton('mqtt', 'a', 10_000)).toEqual({ held: true, cursor: 'c1' });
+      h.clock += 9_000;
+      expect((await h.store.holdSingleton('mqtt', 'b', 10_000)).held).toBe(false);
+      h.clock += 1_001;
+      expect(await h.store.holdSingleton('mqtt', 'b', 10_000)).toEqual({ held: true, cursor: 'c1' });
+      expect(await h.store.saveSingletonCursor('mqtt', 'a', 'stale')).toBe(false);
+      await h.store.releaseSingleton('mqtt', 'b');
+      expect(await h.store.holdSingleton('mqtt', 'a', 10_000)).toEqual({ held: true, cursor: 'c1' });
+      expect((await h.store.holdSingleton('other', 'b', 10_000)).held).toBe(true);
+    });
+
     it('rings onEventsAppended after a write that appended events', async () => {
       const w = await h.worker();
       let rang = 0;
