@@ -18,6 +18,7 @@ import { latestFeedCursor, listEvents, listFeed } from './events.js';
 import * as singletons from './singletons.js';
 import { FeedSignal } from '../feed.js';
 import { PgListener } from './listen.js';
+import { ReadyBroadcast, TASKS_CHANNEL } from './ready-broadcast.js';
 import { assertAttempt, reportProgress } from './fence.js';
 import * as jobs from './jobs.js';
 import * as leases from './leases.js';
@@ -50,15 +51,24 @@ export class PostgresStore implements Store {
     // pool drops it and the next query opens a new one.
     pool.on('error', () => undefined);
     this.ctx = { pool, schema: this.schema, now: options.now ?? Date.now, graph: { expanders: options.expanders ?? {}, ready: new ReadyKinds() } };
-    this.events = new PgListener(options.connectionString, this.schema, 'vidfleet_events', new FeedSignal());
+    this.ready = new ReadyBroadcast(this.ctx, this.readyListeners);
+    this.listener = new PgListener(options.connectionString, {
+      vidfleet_events: (payload) => {
+        if (payload === null || payload === this.schema) this.feed.fire();
+      },
+      [TASKS_CHANNEL]: this.ready.receive,
+    });
   }
 
-  private readonly events: PgListener;
+  private readonly feed = new FeedSignal();
+  private readonly ready: ReadyBroadcast;
+  private readonly listener: PgListener;
 
   private readonly readyListeners = new Set<ReadyListener>();
 
   onTasksReady(listener: ReadyListener): () => void {
     this.readyListeners.add(listener);
+    this.listener.start();
     return () => this.readyListeners.delete(listener);
   }
 
@@ -72,7 +82,7 @@ export class PostgresStore implements Store {
     try {
       return await write(ctx);
     } finally {
-      ctx.graph.ready.flush(this.readyListeners);
+      ctx.graph.ready.flush(new Set([...this.readyListeners, this.ready.send]));
     }
   }
 
@@ -83,7 +93,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.events.close();
+    await this.listener.close();
     await this.ctx.pool.end();
   }
 
@@ -128,7 +138,9 @@ export class PostgresStore implements Store {
   }
 
   onEventsAppended(listener: () => void): () => void {
-    return this.events.on(listener);
+    const off = this.feed.on(listener);
+    this.listener.start();
+    return off;
   }
 
   async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {

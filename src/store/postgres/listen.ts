@@ -1,10 +1,12 @@
 // One LISTEN connection per store, outside the pool (a pooled connection would be handed to
 // queries and its LISTEN lost). Notifications sent at commit by any coordinator on the database
-// reach every coordinator's listeners; a payload names the schema, so coordinators on other
-// schemas of the same database ignore each other. On a lost connection it reconnects with
-// backoff and rings once, since notifications sent meanwhile are gone: the readers re-read.
+// reach every coordinator; payloads name the schema, so coordinators on other schemas of the
+// same database ignore each other. On a lost connection it reconnects with backoff and then
+// tells every channel's handler it may have missed something (null payload): notifications
+// sent meanwhile are gone, and the readers re-read.
 import pg from 'pg';
-import { FeedSignal } from '../feed.js';
+
+export type NotificationHandler = (payload: string | null) => void;
 
 export class PgListener {
   private client: pg.Client | null = null;
@@ -14,39 +16,32 @@ export class PgListener {
 
   constructor(
     private readonly connectionString: string,
-    private readonly schema: string,
-    private readonly channel: string,
-    readonly signal: FeedSignal,
+    private readonly handlers: Readonly<Record<string, NotificationHandler>>,
   ) {}
 
-  /** Connects on first use: a coordinator nobody follows the feed of holds no extra connection. */
-  on(listener: () => void): () => void {
-    const off = this.signal.on(listener);
-    if (!this.started) {
-      this.started = true;
-      void this.connect();
-    }
-    return off;
+  /** Connects on first use: a store nobody listens to holds no extra connection. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.connect();
   }
 
   private async connect(): Promise<void> {
     if (this.closed) return;
     const client = new pg.Client({ connectionString: this.connectionString, application_name: 'vidfleet-listen' });
-    client.on('notification', (n) => {
-      if (n.payload === this.schema) this.signal.fire();
-    });
+    client.on('notification', (n) => this.handlers[n.channel]?.(n.payload ?? ''));
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     try {
       await client.connect();
-      await client.query(`LISTEN ${this.channel}`);
+      for (const channel of Object.keys(this.handlers)) await client.query(`LISTEN ${channel}`);
       if (this.closed) {
         await client.end();
         return;
       }
       this.client = client;
       this.retryMs = 250;
-      this.signal.fire();
+      for (const handler of Object.values(this.handlers)) handler(null);
     } catch {
       this.lost(client);
     }
