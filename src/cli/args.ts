@@ -13,8 +13,8 @@ const COMMON: Options = {
 };
 
 export const COMMAND_OPTIONS: Record<string, Options> = {
-  up: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' } },
-  coordinator: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, 'lease-ms': { type: 'string' }, 'max-upload': { type: 'string' }, 'retention-days': { type: 'string' } },
+  up: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' } },
+  coordinator: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, 'lease-ms': { type: 'string' }, 'max-upload': { type: 'string' }, 'retention-days': { type: 'string' } },
   worker: {
     concurrency: { type: 'string' }, name: { type: 'string' }, kinds: { type: 'string' }, tag: { type: 'string', multiple: true }, 'drain-timeout': { type: 'string' },
     mount: { type: 'string', multiple: true }, 'allow-protocol': { type: 'string', multiple: true },

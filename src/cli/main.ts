@@ -28,10 +28,12 @@ Usage:
   vidfleet get <job> [-o DIR]      download the job's artifacts (default ./<job>)
   vidfleet cancel <job> [--json]   cancel a job; running tasks are stopped by their workers
 
-The database comes from --db or VIDFLEET_DB (a SQLite path or a postgres:// URL; default DIR/vidfleet.db).
+The database comes from --db or VIDFLEET_DB (a SQLite path or a postgres:// URL; default DIR/vidfleet.db); on PostgreSQL
+the tables live in schema --db-schema or VIDFLEET_DB_SCHEMA (default vidfleet).
 Events are published to MQTT with --mqtt mqtt://host:1883 or VIDFLEET_MQTT (topics PREFIX/jobs/{id}, PREFIX/workers/{id}; --mqtt-prefix, default vidfleet).
 
-The coordinator URL comes from --coordinator or VIDFLEET_URL (default http://127.0.0.1:8000).
+The coordinator URL comes from --coordinator or VIDFLEET_URL (default http://127.0.0.1:8000); several coordinators on one PostgreSQL
+may be given comma-separated: requests move on to the next when one cannot be reached.
 `;
 
 async function main(argv: string[]): Promise<number> {

@@ -19,7 +19,8 @@ export class VidfleetClient {
   readonly http: HttpClient;
   private readonly submits: SubmitBatcher;
 
-  constructor(baseUrl: string) {
+  /** One coordinator URL, or several (a list, or comma-separated) of coordinators sharing one PostgreSQL. */
+  constructor(baseUrl: string | readonly string[]) {
     this.http = new HttpClient(baseUrl);
     this.submits = new SubmitBatcher({
       one: (body, idempotencyKey) => {

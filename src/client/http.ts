@@ -20,18 +20,59 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-export class HttpClient {
-  readonly baseUrl: string;
-  private readonly agent: http.Agent;
+/** Coordinator URLs given as a list or one comma-separated string ("http://a:8000,http://b:8000"). */
+export function parseBaseUrls(baseUrls: string | readonly string[]): string[] {
+  const urls = (typeof baseUrls === 'string' ? baseUrls.split(',') : [...baseUrls]).map((u) => u.trim().replace(/\/+$/, '')).filter((u) => u.length > 0);
+  if (urls.length === 0) throw new VidfleetError('VALIDATION_FAILED', 'No coordinator URL given; set --coordinator or VIDFLEET_URL (several may be given, comma-separated).');
+  return urls;
+}
 
-  constructor(baseUrl: string) {
-    this.baseUrl = baseUrl.replace(/\/+$/, '');
-    const Agent = this.baseUrl.startsWith('https:') ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: 64 });
+/**
+ * Several coordinators (on one PostgreSQL) may be given: requests go to one until it cannot be
+ * reached, then to the next. A request whose body can be sent again (JSON, bytes) is retried
+ * on the next coordinator at once; a streamed upload is not (its caller retries it).
+ */
+export class HttpClient {
+  readonly baseUrls: readonly string[];
+  private current = 0;
+  private readonly agents = new Map<string, http.Agent>();
+
+  constructor(baseUrls: string | readonly string[]) {
+    this.baseUrls = parseBaseUrls(baseUrls);
+  }
+
+  /** The coordinator requests go to now. */
+  get baseUrl(): string {
+    return this.baseUrls[this.current]!;
+  }
+
+  private agentFor(base: string): http.Agent {
+    let agent = this.agents.get(base);
+    if (!agent) {
+      const Agent = base.startsWith('https:') ? https.Agent : http.Agent;
+      agent = new Agent({ keepAlive: true, maxSockets: 64 });
+      this.agents.set(base, agent);
+    }
+    return agent;
   }
 
   /** Sends the request; resolves with the response once its headers arrived and it is a 2xx. */
   async request(path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    const replayable = !options.raw || Buffer.isBuffer(options.raw.data);
+    for (let tried = 1; ; tried++) {
+      const base = this.baseUrl;
+      try {
+        return await this.requestOnce(base, path, options);
+      } catch (err) {
+        if (!isNetworkError(err) || options.signal?.aborted || this.baseUrls.length === 1) throw err;
+        // Move on from the unreachable coordinator (unless another request already did).
+        if (this.baseUrl === base) this.current = (this.current + 1) % this.baseUrls.length;
+        if (!replayable || tried >= this.baseUrls.length) throw err;
+      }
+    }
+  }
+
+  private async requestOnce(base: string, path: string, options: RequestOptions): Promise<IncomingMessage> {
     const headers: Record<string, string> = { ...options.headers };
     let payload: Readable | Buffer | undefined;
     if (options.raw) {
@@ -43,10 +84,10 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const url = this.baseUrl + path;
+    const url = base + path;
     const send = url.startsWith('https:') ? https.request : http.request;
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(url, { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, agent: this.agent });
+      const req = send(url, { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, agent: this.agentFor(base) });
       const onAbort = (): void => {
         req.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
       };
@@ -63,7 +104,7 @@ export class HttpClient {
       });
       req.once('error', (err) => {
         done();
-        reject(options.signal?.aborted ? err : this.networkError(err));
+        reject(options.signal?.aborted ? err : this.networkError(err, base));
       });
       if (payload === undefined) req.end();
       else if (Buffer.isBuffer(payload)) req.end(payload);
@@ -90,12 +131,12 @@ export class HttpClient {
 
   /** Drops idle keep-alive sockets (a process that is done talking can exit at once). */
   close(): void {
-    this.agent.destroy();
+    for (const agent of this.agents.values()) agent.destroy();
   }
 
-  private networkError(err: Error): VidfleetError {
+  private networkError(err: Error, base = this.baseUrl): VidfleetError {
     const why = (err as NodeJS.ErrnoException).code ?? err.message;
-    return new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${this.baseUrl} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
+    return new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${base} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
       retryable: true,
       details: { network: true },
       cause: err,

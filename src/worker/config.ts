@@ -68,7 +68,9 @@ export function parseAllowProtocols(names: readonly string[]): string[] {
 
 export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinatorUrl: string }): WorkerConfig {
   const config: WorkerConfig = {
-    coordinatorUrl: options.coordinatorUrl.replace(/\/+$/, ''),
+    // One URL, or several comma-separated (coordinators sharing one PostgreSQL): the worker
+    // moves on to the next when one cannot be reached.
+    coordinatorUrl: options.coordinatorUrl.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean).join(','),
     name: options.name ?? `${hostname()}-${process.pid}`,
     concurrency: options.concurrency ?? Math.max(1, Math.floor(availableParallelism() / 2)),
     kinds: options.kinds ?? null,
@@ -80,7 +82,9 @@ export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinator
   };
   const badTag = config.tags.find((t) => !/^[A-Za-z0-9_.+-]{1,64}$/.test(t));
   if (badTag !== undefined) throw new Error(`--tag must be 1-64 letters, digits or _ . + -, got "${badTag}"`);
-  if (!/^https?:\/\//.test(config.coordinatorUrl)) throw new Error(`--coordinator must be an http(s) URL, got "${options.coordinatorUrl}"`);
+  if (config.coordinatorUrl === '' || !config.coordinatorUrl.split(',').every((u) => /^https?:\/\/[^\s,]+$/.test(u))) {
+    throw new Error(`--coordinator must be an http(s) URL, or several separated by commas, got "${options.coordinatorUrl}"`);
+  }
   if (!Number.isInteger(config.concurrency) || config.concurrency < 1 || config.concurrency > 256) {
     throw new Error(`--concurrency must be an integer 1-256, got ${options.concurrency}`);
   }

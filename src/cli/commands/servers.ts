@@ -10,7 +10,7 @@ import { intOption, type Parsed } from '../args.js';
 
 /**
  * Where a coordinator listens and keeps its state: --port, --host, --data, and --db (else
- * VIDFLEET_DB, else the SQLite file under --data); where it publishes events: --mqtt (else
+ * VIDFLEET_DB, else the SQLite file under --data) with --db-schema for PostgreSQL; where it publishes events: --mqtt (else
  * VIDFLEET_MQTT) and --mqtt-prefix.
  */
 function placeOptions(args: Parsed): CoordinatorOptions {
@@ -19,6 +19,7 @@ function placeOptions(args: Parsed): CoordinatorOptions {
     host: args.values.host as string | undefined,
     dataDir: (args.values.data as string | undefined) ?? '.vidfleet',
     db: (args.values.db as string | undefined) ?? (process.env.VIDFLEET_DB || undefined),
+    dbSchema: (args.values['db-schema'] as string | undefined) ?? (process.env.VIDFLEET_DB_SCHEMA || undefined),
     mqttUrl: (args.values.mqtt as string | undefined) ?? (process.env.VIDFLEET_MQTT || undefined),
     mqttPrefix: args.values['mqtt-prefix'] as string | undefined,
   };
