@@ -47,6 +47,8 @@ export const ERROR_CATALOG = {
   WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },
   WORKER_SHUTDOWN: { status: 503, retryable: true, hint: 'The worker shut down and handed the task back; another worker takes it at once.' },
   TASK_TIMEOUT: { status: 500, retryable: true, hint: 'The attempt ran past the kind\'s maximum run time; it is retried, or raise the limit.' },
+  UNAUTHORIZED: { status: 401, retryable: false, hint: 'Sign the request with a valid key (VIDFLEET_KEY="<id>:<secret>" from `vidfleet keys create`), with this machine\'s clock within 30 s of the coordinator\'s.' },
+  FORBIDDEN: { status: 403, retryable: false, hint: 'Use a key whose role allows this (admin, client or worker; see docs/security.md).' },
   RATE_LIMITED: { status: 429, retryable: true, hint: 'Too many requests; wait for Retry-After seconds.' },
   // --- server side ---
   STORAGE_FAILED: { status: 500, retryable: true, hint: 'The coordinator could not write to its store; check disk space and permissions.' },

@@ -74,6 +74,7 @@ export const JobSchema = Type.Object({
   updatedAt: Timestamp,
   finishedAt: NullableTimestamp,
   tasks: Type.Optional(Type.Array(TaskSchema)),
+  owner: Type.Optional(Type.String({ description: 'The key id of the client that submitted it (absent on a coordinator without keys).' })),
   waitingFor: Type.Optional(
     Type.String({ description: 'Set while a pending task cannot go to any online worker: says which capabilities no online worker has.' }),
   ),
@@ -132,5 +133,6 @@ export const WorkerSchema = Type.Object({
   capabilities: WorkerCapabilitiesSchema,
   registeredAt: Timestamp,
   lastHeartbeatAt: Timestamp,
+  owner: Type.Optional(Type.String({ description: 'The key id the worker registered with (absent on a coordinator without keys).' })),
 });
 export type Worker = Static<typeof WorkerSchema>;

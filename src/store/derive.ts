@@ -352,6 +352,7 @@ export interface JobRow {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  owner?: string | null;
 }
 
 export interface TaskRow {
@@ -407,6 +408,7 @@ export interface WorkerRow {
   status: 'online' | 'offline';
   registered_at: number;
   last_heartbeat_at: number;
+  owner?: string | null;
 }
 
 export interface EventRow {
@@ -472,6 +474,7 @@ export function jobToWire(row: JobRow, tasks?: TaskRow[]): Job {
     finishedAt: toIsoOrNull(row.finished_at),
   };
   if (tasks) job.tasks = tasks.map(taskToWire);
+  if (row.owner) job.owner = row.owner;
   return job;
 }
 
@@ -510,6 +513,7 @@ export function workerToWire(row: WorkerRow): Worker {
     capabilities: parseJson<WorkerCapabilities>(row.capabilities) as WorkerCapabilities,
     registeredAt: toIso(row.registered_at),
     lastHeartbeatAt: toIso(row.last_heartbeat_at),
+    ...(row.owner ? { owner: row.owner } : {}),
   };
 }
 

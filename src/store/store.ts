@@ -10,7 +10,7 @@
 //   transaction as the task change, so readers never see them disagree.
 // - Events are appended in the same transaction as the change they describe.
 import type { ReadyListener } from './graph.js';
-import type { AckState, Artifact, ProgressDetail, ClaimedTask, ErrorBody, FeedEvent, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
+import type { AckState, Artifact, ProgressDetail, ClaimedTask, ErrorBody, FeedEvent, KeyRole, Job, JobStatus, LeaseState, TaskRef, Worker, WorkerCapabilities } from '../protocol/index.js';
 
 export interface NewTask {
   kind: string;
@@ -43,6 +43,8 @@ export interface NewJob {
   input: string;
   params: Record<string, unknown>;
   priority: number;
+  /** The key id of the client that submitted it; none when the coordinator runs without keys. */
+  owner?: string | null;
   /** The tasks that make up the job; a probe or thumbnail job has exactly one. */
   tasks: NewTask[];
 }
@@ -63,6 +65,8 @@ export interface IdempotencyOptions {
 export interface ListJobsFilter {
   status?: JobStatus;
   kind?: string;
+  /** Only this owner's jobs. */
+  owner?: string;
   limit: number;
   /** Opaque: the nextCursor of the previous page. Pages go from newest to oldest. */
   cursor?: string;
@@ -122,6 +126,22 @@ export interface NewArtifact {
   size: number;
   sha256: string;
   contentType: string;
+}
+
+export interface NewApiKey {
+  id: string;
+  role: KeyRole;
+  name: string;
+  /** The secret sealed with the coordinators' master key (never the secret itself). */
+  secretSealed: string;
+}
+
+export interface ApiKey {
+  id: string;
+  role: KeyRole;
+  name: string;
+  createdAt: string;
+  revokedAt: string | null;
 }
 
 export interface FeedQuery {
@@ -193,6 +213,21 @@ export interface Store {
   /** The cursor of the newest event a follower could read now; null when the log is empty. */
   latestFeedCursor(): Promise<string | null>;
 
+  // ---- keys (signed requests) ----
+  createApiKey(key: NewApiKey): Promise<ApiKey>;
+  /** The key with its sealed secret, revoked or not; null when unknown. */
+  getApiKey(id: string): Promise<(ApiKey & { secretSealed: string }) | null>;
+  listApiKeys(): Promise<ApiKey[]>;
+  /** False when there is no such key. Revoking twice keeps the first time. */
+  revokeApiKey(id: string): Promise<boolean>;
+  countActiveApiKeys(): Promise<number>;
+  /** Records a request nonce until `expiresAt`; false when the key used it already (a replay). */
+  rememberNonce(keyId: string, nonce: string, expiresAt: number): Promise<boolean>;
+  /** Forgets expired nonces (at most `limit`); answers how many. */
+  pruneNonces(limit: number): Promise<number>;
+  /** Jobs `owner` submitted at or after `sinceMs` (for the per-client rate limit). */
+  countJobsSince(owner: string, sinceMs: number): Promise<number>;
+
   // ---- singletons: work one coordinator does at a time ----
   /**
    * Takes or renews `name` for `holder` until now + ttlMs, when it is free, expired or already
@@ -213,7 +248,8 @@ export interface Store {
   listTaskLogs(jobId: string, options: { afterId?: number; taskId?: string; limit: number }): Promise<TaskLogLine[]>;
 
   // ---- workers ----
-  registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker>;
+  /** `owner`: the key id it registered with, when the coordinator has keys. */
+  registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities; owner?: string | null }): Promise<Worker>;
   /** A draining worker says goodbye: marked offline; it must have handed its tasks back first. */
   deregisterWorker(workerId: string): Promise<void>;
   getWorker(id: string): Promise<Worker | null>;

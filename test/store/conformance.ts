@@ -9,6 +9,7 @@
 import { describe } from 'vitest';
 import { ackTests } from './conformance/acks.js';
 import { feedTests } from './conformance/feed.js';
+import { keyTests } from './conformance/keys.js';
 import { graphTests } from './conformance/graphs.js';
 import { logTests } from './conformance/logs.js';
 import { cancelTests } from './conformance/cancel.js';
@@ -39,5 +40,6 @@ export function runStoreConformance(name: string, makeStore: MakeStore, hooks: C
     artifactEventTests(h);
     retentionTests(h);
     feedTests(h);
+    keyTests(h);
   });
 }

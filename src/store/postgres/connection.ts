@@ -110,13 +110,13 @@ export async function snapshot<T>(ctx: Ctx, fn: (c: Client) => Promise<T>): Prom
 // coordinator still running while another migrates (adding a column) would fail every `SELECT *`
 // with "cached plan must not change result type". These are exactly derive.ts's row shapes.
 const list = (table: string | null, cols: string) => (table ? cols.split(', ').map((c) => `${table}.${c}`).join(', ') : cols);
-const JOB = 'id, kind, input, params, priority, status, progress, error, result, created_at, updated_at, finished_at';
+const JOB = 'id, kind, input, params, priority, status, progress, error, result, created_at, updated_at, finished_at, owner';
 const TASK =
   'id, job_id, kind, input, params, priority, status, attempt, max_attempts, worker_id, lease_expires_at, run_after, progress, error, result, resume_data, max_run_ms, run_deadline_at, created_at, started_at, finished_at, requires, progress_detail, name, waiting_on, weight';
 export const COLS = {
   job: (table: string | null = null) => list(table, JOB),
   task: (table: string | null = null) => list(table, TASK),
-  worker: 'id, name, hostname, capabilities, status, registered_at, last_heartbeat_at',
+  worker: 'id, name, hostname, capabilities, status, registered_at, last_heartbeat_at, owner',
   artifact: 'job_id, task_id, name, key, size, sha256, content_type, created_at',
   event: 'id, job_id, task_id, type, data, created_at',
 };

@@ -6,7 +6,7 @@ import { ReadyKinds, type GraphExpanders, type ReadyListener } from '../graph.js
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, FeedEvent, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, FeedQuery, JobEvent, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, ApiKey, FeedQuery, JobEvent, NewApiKey, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
 import * as artifacts from './artifacts.js';
 import { cancelJob } from './cancel.js';
 import { claimTasks } from './claim.js';
@@ -16,6 +16,7 @@ import { completeTask, failTask } from './complete.js';
 import { createPool, type Ctx } from './connection.js';
 import { latestFeedCursor, listEvents, listFeed } from './events.js';
 import * as singletons from './singletons.js';
+import * as keys from './keys.js';
 import { FeedSignal } from '../feed.js';
 import { PgListener } from './listen.js';
 import { ReadyBroadcast, TASKS_CHANNEL } from './ready-broadcast.js';
@@ -125,6 +126,38 @@ export class PostgresStore implements Store {
     return latestFeedCursor(this.ctx);
   }
 
+  async createApiKey(key: NewApiKey): Promise<ApiKey> {
+    return keys.createApiKey(this.ctx, key);
+  }
+
+  async getApiKey(id: string): Promise<(ApiKey & { secretSealed: string }) | null> {
+    return keys.getApiKey(this.ctx, id);
+  }
+
+  async listApiKeys(): Promise<ApiKey[]> {
+    return keys.listApiKeys(this.ctx);
+  }
+
+  async revokeApiKey(id: string): Promise<boolean> {
+    return keys.revokeApiKey(this.ctx, id);
+  }
+
+  async countActiveApiKeys(): Promise<number> {
+    return keys.countActiveApiKeys(this.ctx);
+  }
+
+  async rememberNonce(keyId: string, nonce: string, expiresAt: number): Promise<boolean> {
+    return keys.rememberNonce(this.ctx, keyId, nonce, expiresAt);
+  }
+
+  async pruneNonces(limit: number): Promise<number> {
+    return keys.pruneNonces(this.ctx, limit);
+  }
+
+  async countJobsSince(owner: string, sinceMs: number): Promise<number> {
+    return keys.countJobsSince(this.ctx, owner, sinceMs);
+  }
+
   async holdSingleton(name: string, holder: string, ttlMs: number): Promise<{ held: boolean; cursor: string | null }> {
     return singletons.holdSingleton(this.ctx, name, holder, ttlMs);
   }
@@ -143,7 +176,7 @@ export class PostgresStore implements Store {
     return off;
   }
 
-  async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
+  async registerWorker(worker: { name: string; hostname: string; capabilities: WorkerCapabilities; owner?: string | null }): Promise<Worker> {
     return workers.registerWorker(this.ctx, worker);
   }
 

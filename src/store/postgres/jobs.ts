@@ -57,9 +57,9 @@ export async function createJob(ctx: Ctx, job: NewJob, idempotency?: Idempotency
     if (existing !== null) return { job: (await readJob(c, existing, true)) as Job, created: false };
     await exec(
       c,
-      `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at)
-       VALUES ($1, $2, $3, $4::json, $5, 'pending', 0, $6, $6)`,
-      [jobId, job.kind, job.input, jsonText(job.params), job.priority, now],
+      `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at, owner)
+       VALUES ($1, $2, $3, $4::json, $5, 'pending', 0, $6, $6, $7)`,
+      [jobId, job.kind, job.input, jsonText(job.params), job.priority, now, job.owner ?? null],
     );
     const taskIds = await insertTasks(c, ctx, jobId, job.priority, job.tasks, now);
     // The job row is new and unseen by others until commit, so no job lock is needed here.
@@ -93,6 +93,7 @@ export async function listJobs(ctx: Ctx, filter: ListJobsFilter): Promise<{ jobs
   };
   if (filter.status !== undefined) add('status =', filter.status);
   if (filter.kind !== undefined) add('kind =', filter.kind);
+  if (filter.owner !== undefined) add('owner =', filter.owner);
   if (filter.cursor !== undefined) add('id <', filter.cursor);
   params.push(filter.limit + 1);
   // One row more than asked tells whether another page exists, so the last page says so.

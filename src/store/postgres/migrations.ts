@@ -195,6 +195,29 @@ export const MIGRATIONS: readonly string[] = [
     BEGIN PERFORM pg_notify('vidfleet_events', TG_TABLE_SCHEMA); RETURN NULL; END $$;
   CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION notify_events();
   `,
+  // 7: keys and owners (issue 7); see the SQLite migration 7. Nonces live in the database so a
+  // request replayed to another coordinator is refused too.
+  `
+  CREATE TABLE api_keys (
+    id            text PRIMARY KEY,
+    role          text NOT NULL CHECK (role IN ('admin', 'client', 'worker')),
+    name          text NOT NULL,
+    secret_sealed text NOT NULL,
+    created_at    bigint NOT NULL,
+    revoked_at    bigint
+  );
+  CREATE TABLE request_nonces (
+    key_id     text NOT NULL,
+    nonce      text NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+  );
+  CREATE INDEX request_nonces_expires ON request_nonces (expires_at);
+  ALTER TABLE jobs ADD COLUMN owner text COLLATE "C";
+  CREATE INDEX jobs_owner_id ON jobs (owner, id) WHERE owner IS NOT NULL;
+  CREATE INDEX jobs_owner_created ON jobs (owner, created_at) WHERE owner IS NOT NULL;
+  ALTER TABLE workers ADD COLUMN owner text;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

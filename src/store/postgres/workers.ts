@@ -27,19 +27,19 @@ export function seenWorkerCtes(id: number, now: number): string {
     )`;
 }
 
-export async function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Promise<Worker> {
+export async function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities; owner?: string | null }): Promise<Worker> {
   const now = ctx.now();
   const event = { reason: WORKER_EVENT_REASONS.registered, name: worker.name, hostname: worker.hostname, kinds: worker.capabilities.kinds };
   const [row] = await q<WorkerRow>(
     ctx.pool,
     `WITH w AS (
-       INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at)
-       VALUES ($1, $2, $3, $4::json, 'online', $5, $5) RETURNING ${COLS.worker}
+       INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at, owner)
+       VALUES ($1, $2, $3, $4::json, 'online', $5, $5, $7) RETURNING ${COLS.worker}
      ), ev AS (
        INSERT INTO events (worker_id, type, data, created_at) SELECT id, 'worker.online', $6::json, $5 FROM w
      )
      SELECT * FROM w`,
-    [newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now, jsonText(event)],
+    [newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now, jsonText(event), worker.owner ?? null],
   );
   return workerToWire(row as WorkerRow);
 }

@@ -14,8 +14,8 @@ import { appendEvent } from './events.js';
 
 function insertJob(ctx: Ctx, job: NewJob, now: number): string {
   const jobId = newId('job');
-  stmt(ctx, `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)`).run(jobId, job.kind, job.input, jsonText(job.params), job.priority, now, now);
+  stmt(ctx, `INSERT INTO jobs (id, kind, input, params, priority, status, progress, created_at, updated_at, owner)
+             VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`).run(jobId, job.kind, job.input, jsonText(job.params), job.priority, now, now, job.owner ?? null);
   const taskIds = insertTasks(ctx, jobId, job.priority, job.tasks, now);
   appendEvent(ctx, jobId, null, 'job.created', { kind: job.kind, input: job.input, priority: job.priority, tasks: taskIds });
   return jobId;
@@ -79,6 +79,10 @@ export function listJobs(ctx: Ctx, filter: ListJobsFilter): { jobs: Job[]; nextC
   if (filter.kind !== undefined) {
     where.push('kind = ?');
     params.push(filter.kind);
+  }
+  if (filter.owner !== undefined) {
+    where.push('owner = ?');
+    params.push(filter.owner);
   }
   if (filter.cursor !== undefined) {
     where.push('id < ?');

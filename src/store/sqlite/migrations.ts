@@ -191,6 +191,30 @@ export const MIGRATIONS: readonly string[] = [
     cursor     TEXT
   ) STRICT;
   `,
+  // 7: keys and owners (issue 7). A signed request names its key; a client's jobs and a worker
+  // key's workers are theirs alone. Secrets are sealed with the coordinators' master key. A
+  // request's nonce is remembered for the clock window, so a replay within it is refused.
+  `
+  CREATE TABLE api_keys (
+    id            TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'client', 'worker')),
+    name          TEXT NOT NULL,
+    secret_sealed TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    revoked_at    INTEGER
+  ) STRICT;
+  CREATE TABLE request_nonces (
+    key_id     TEXT NOT NULL,
+    nonce      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX request_nonces_expires ON request_nonces (expires_at);
+  ALTER TABLE jobs ADD COLUMN owner TEXT;
+  CREATE INDEX jobs_owner_id ON jobs (owner, id) WHERE owner IS NOT NULL;
+  CREATE INDEX jobs_owner_created ON jobs (owner, created_at) WHERE owner IS NOT NULL;
+  ALTER TABLE workers ADD COLUMN owner TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -8,14 +8,14 @@ import { WORKER_EVENT_REASONS } from '../feed.js';
 import { HELD_SQL, immediate, stmt, type Ctx } from './connection.js';
 import { appendWorkerEvent } from './events.js';
 
-export function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities }): Worker {
+export function registerWorker(ctx: Ctx, worker: { name: string; hostname: string; capabilities: WorkerCapabilities; owner?: string | null }): Worker {
   return immediate(ctx, () => {
     const now = ctx.now();
     const row = stmt(
       ctx,
-      `INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at)
-       VALUES (?, ?, ?, ?, 'online', ?, ?) RETURNING *`,
-    ).get(newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now, now) as WorkerRow;
+      `INSERT INTO workers (id, name, hostname, capabilities, status, registered_at, last_heartbeat_at, owner)
+       VALUES (?, ?, ?, ?, 'online', ?, ?, ?) RETURNING *`,
+    ).get(newId('wkr'), worker.name, worker.hostname, jsonText(worker.capabilities), now, now, worker.owner ?? null) as WorkerRow;
     appendWorkerEvent(ctx, row.id, 'worker.online', { reason: WORKER_EVENT_REASONS.registered, name: worker.name, hostname: worker.hostname, kinds: worker.capabilities.kinds });
     return workerToWire(row);
   });
