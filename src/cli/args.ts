@@ -26,6 +26,7 @@ export const COMMAND_OPTIONS: Record<string, Options> = {
   logs: { follow: { type: 'boolean', short: 'f' }, task: { type: 'string' } },
   watch: {},
   cancel: {},
+  keys: { role: { type: 'string' }, name: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' } },
   demo: { output: { type: 'string', short: 'o' }, data: { type: 'string' }, port: { type: 'string' } },
 };
 

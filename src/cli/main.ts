@@ -1,5 +1,7 @@
 // The `vidfleet` command.
 import { VidfleetClient } from '../client/api-client.js';
+import { credentialsFromEnv } from '../client/credentials.js';
+import { keysCommand } from './commands/keys.js';
 import { parseCommandArgs } from './args.js';
 import { demoCommand } from './commands/demo.js';
 import { cancelCommand, getCommand, jobsCommand, statusCommand, submitCommand, watchCommand } from './commands/jobs.js';
@@ -32,6 +34,8 @@ The database comes from --db or VIDFLEET_DB (a SQLite path or a postgres:// URL;
 the tables live in schema --db-schema or VIDFLEET_DB_SCHEMA (default vidfleet).
 Events are published to MQTT with --mqtt mqtt://host:1883 or VIDFLEET_MQTT (topics PREFIX/jobs/{id}, PREFIX/workers/{id}; --mqtt-prefix, default vidfleet).
 
+Requests are signed with the key in VIDFLEET_KEY ("<id>:<secret>") or the file VIDFLEET_KEY_FILE, once the
+deployment has keys (vidfleet keys create --role admin|client|worker [--name N] [--data DIR] [--db URL]; keys list; keys revoke ID).
 The coordinator URL comes from --coordinator or VIDFLEET_URL (default http://127.0.0.1:8000); several coordinators on one PostgreSQL
 may be given comma-separated: requests move on to the next when one cannot be reached.
 `;
@@ -52,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const url = (args.values.coordinator as string | undefined) ?? process.env.VIDFLEET_URL ?? 'http://127.0.0.1:8000';
-  const client = new VidfleetClient(url);
+  const client = new VidfleetClient(url, { credentials: credentialsFromEnv() });
   switch (command) {
     case 'up': return upCommand(args);
     case 'demo': return demoCommand(args);
@@ -65,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
     case 'watch': return watchCommand(args, client);
     case 'logs': return logsCommand(args, client);
     case 'cancel': return cancelCommand(args, client);
+    case 'keys': return keysCommand(args);
     default: throw new UsageError(`unknown command "${command}"`);
   }
 }

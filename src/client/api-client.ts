@@ -1,10 +1,11 @@
 // Typed calls for every /v1 route. The CLI uses the client half, the worker the worker half.
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type {
-  AckBody, AckResponse, AckState, Artifact, ClaimBody, FeedEvent, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
+  AckBody, AckResponse, AckState, Artifact, ClaimBody, Credentials, FeedEvent, ClaimResponse, JobLogsResponse, TaskLogsBody, ErrorBody, FailResponse, HeartbeatResponse, Job, ListJobsResponse,
   ProgressBody, ProgressResponse, RegisterWorkerBody, RegisterWorkerResponse, SubmitJobBody, TaskRef, UploadResponse, Worker,
 } from '../protocol/index.js';
 import { ARTIFACT_SHA256_HEADER } from '../protocol/index.js';
@@ -20,8 +21,8 @@ export class VidfleetClient {
   private readonly submits: SubmitBatcher;
 
   /** One coordinator URL, or several (a list, or comma-separated) of coordinators sharing one PostgreSQL. */
-  constructor(baseUrl: string | readonly string[]) {
-    this.http = new HttpClient(baseUrl);
+  constructor(baseUrl: string | readonly string[], options: { credentials?: Credentials | null } = {}) {
+    this.http = new HttpClient(baseUrl, options.credentials ?? null);
     this.submits = new SubmitBatcher({
       one: (body, idempotencyKey) => {
         const headers: Record<string, string> = idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey };
@@ -99,10 +100,21 @@ export class VidfleetClient {
     return this.http.request(`/v1/jobs/${enc(jobId)}/artifacts/${encPath(name)}`, { timeoutMs: 3_600_000, ...(signal && { signal }) });
   }
 
+  /** A URL ffmpeg can read a stored blob from: with a read token when requests are signed. */
+  async blobUrl(key: string, ttlSeconds?: number): Promise<string> {
+    const base = this.http.baseUrl;
+    if (!this.http.signs) return `${base}/v1/blobs/${encPath(key)}`;
+    const { path } = await this.http.json<{ path: string }>('/v1/blob-urls', { body: { key, ...(ttlSeconds !== undefined && { ttlSeconds }) } });
+    return base + path;
+  }
+
   async uploadFile(path: string, name = basename(path)): Promise<UploadResponse> {
     const { size } = await stat(path);
+    // A signed upload declares its digest before the bytes: one extra read of the file.
+    const contentSha256 = this.http.signs ? await fileSha256(path) : undefined;
     return this.http.json(`/v1/uploads?name=${enc(name)}`, {
       raw: { data: createReadStream(path), contentType: 'application/octet-stream', length: size },
+      ...(contentSha256 && { contentSha256 }),
       timeoutMs: 24 * 3_600_000,
     });
   }
@@ -164,6 +176,13 @@ export class VidfleetClient {
       headers,
       signal: options.signal,
       timeoutMs: 3_600_000,
+      ...(this.http.signs && { contentSha256: artifact.sha256 ?? (await fileSha256(artifact.path)) }),
     });
   }
+}
+
+async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

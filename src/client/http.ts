@@ -7,7 +7,8 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { VidfleetError, isErrorCode, type ErrorBody } from '../protocol/index.js';
+import { createHash } from 'node:crypto';
+import { EMPTY_SHA256, VidfleetError, isErrorCode, signRequest, type Credentials, type ErrorBody } from '../protocol/index.js';
 
 export interface RequestOptions {
   method?: string;
@@ -18,6 +19,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Milliseconds before the request is given up, response headers included (default 60 s). */
   timeoutMs?: number;
+  /** SHA-256 (hex) of a streamed `raw` body, which a signed request must declare up front. */
+  contentSha256?: string;
 }
 
 /** Coordinator URLs given as a list or one comma-separated string ("http://a:8000,http://b:8000"). */
@@ -37,8 +40,16 @@ export class HttpClient {
   private current = 0;
   private readonly agents = new Map<string, http.Agent>();
 
-  constructor(baseUrls: string | readonly string[]) {
+  /** With `credentials`, every request is signed (protocol/auth.ts). */
+  constructor(
+    baseUrls: string | readonly string[],
+    private readonly credentials: Credentials | null = null,
+  ) {
     this.baseUrls = parseBaseUrls(baseUrls);
+  }
+
+  get signs(): boolean {
+    return this.credentials !== null;
   }
 
   /** The coordinator requests go to now. */
@@ -85,6 +96,15 @@ export class HttpClient {
       headers['content-length'] = String(payload.length);
     }
     const url = base + path;
+    if (this.credentials) {
+      let digest: string;
+      if (payload === undefined) digest = EMPTY_SHA256;
+      else if (Buffer.isBuffer(payload)) digest = createHash('sha256').update(payload).digest('hex');
+      else if (options.contentSha256) digest = options.contentSha256;
+      else throw new VidfleetError('INTERNAL', `A signed streamed request to ${path} needs its body's SHA-256 up front (contentSha256).`);
+      const { pathname, search } = new URL(url);
+      Object.assign(headers, signRequest(this.credentials, options.method ?? (payload === undefined ? 'GET' : 'POST'), pathname + search, digest));
+    }
     const send = url.startsWith('https:') ? https.request : http.request;
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = send(url, { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, agent: this.agentFor(base) });

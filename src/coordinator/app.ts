@@ -2,6 +2,9 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { CoordinatorDeps } from './deps.js';
 import { installErrorHandlers } from './http-errors.js';
+import { installAuthentication } from './auth/verify.js';
+import { installAuthorization } from './auth/policy.js';
+import { installSignedJsonParser } from './auth/json-body.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerJobRoutes } from './routes/jobs.js';
@@ -18,6 +21,9 @@ export function buildCoordinatorApp(deps: CoordinatorDeps): FastifyInstance {
     forceCloseConnections: true,
   });
   installErrorHandlers(app);
+  installAuthentication(app, deps.auth);
+  installAuthorization(app, deps.store);
+  installSignedJsonParser(app);
   registerJobRoutes(app, deps);
   registerFileRoutes(app, deps);
   registerWorkerRoutes(app, deps);

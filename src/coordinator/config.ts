@@ -40,6 +40,10 @@ export interface CoordinatorConfig {
   mqttUrl: string | null;
   /** Topics are {mqttPrefix}/jobs/{id} and {mqttPrefix}/workers/{id}. */
   mqttPrefix: string;
+  /** Seals key secrets at rest (hex or base64 of 32 bytes); null: DATA/master.key, made on first start. */
+  masterKey: string | null;
+  /** Jobs a client key may submit per minute (429 with Retry-After beyond); 0: no limit. */
+  maxJobsPerMinute: number;
 }
 
 export type CoordinatorOptions = Partial<CoordinatorConfig>;
@@ -73,6 +77,8 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
     logLevel: options.logLevel ?? 'warn',
     mqttUrl: options.mqttUrl ?? null,
     mqttPrefix: options.mqttPrefix ?? 'vidfleet',
+    masterKey: options.masterKey ?? null,
+    maxJobsPerMinute: options.maxJobsPerMinute ?? 0,
   };
   const problems: string[] = [];
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) problems.push(`port must be 0-65535, got ${config.port}`);
@@ -83,6 +89,7 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.dbSchema)) problems.push(`dbSchema must be a plain lower-case identifier, got "${config.dbSchema}"`);
   if (config.mqttUrl !== null && !/^(mqtts?|wss?|tcp|tls):\/\/[^/\s]+/.test(config.mqttUrl)) problems.push(`mqttUrl must look like mqtt://host:1883 (or mqtts://, ws://, wss://), got "${config.mqttUrl}"`);
   if (!/^[^#+/\s][^#+\s]*$/.test(config.mqttPrefix) || config.mqttPrefix.endsWith('/')) problems.push(`mqttPrefix must be a topic prefix without wildcards (+, #) or a leading/trailing slash, got "${config.mqttPrefix}"`);
+  if (!Number.isInteger(config.maxJobsPerMinute) || config.maxJobsPerMinute < 0) problems.push(`maxJobsPerMinute must be an integer >= 0 (0: no limit), got ${config.maxJobsPerMinute}`);
   if (problems.length > 0) throw new Error(`Invalid coordinator configuration: ${problems.join('; ')}`);
   return config;
 }
@@ -95,4 +102,9 @@ export function isPostgresUrl(db: string): boolean {
 export function retryDelayMs(config: Pick<CoordinatorConfig, 'retryBaseMs' | 'retryMaxMs'>, attempt: number): number {
   const exp = Math.min(config.retryMaxMs, config.retryBaseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(exp * (0.5 + Math.random() * 0.5));
+}
+
+/** Whether a listen address is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

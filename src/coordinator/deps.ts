@@ -3,6 +3,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Store } from '../store/store.js';
 import type { CoordinatorConfig } from './config.js';
 import type { Wakeup } from './wakeup.js';
+import type { Authenticator } from './auth/verify.js';
 
 export interface CoordinatorDeps {
   config: CoordinatorConfig;
@@ -16,6 +17,8 @@ export interface CoordinatorDeps {
   logsAppended: Wakeup;
   /** Woken when events were appended to the feed (by this coordinator or, on PostgreSQL, any). */
   eventsAppended: Wakeup;
+  /** Checks signed requests (a no-op while the deployment has no keys and listens on loopback). */
+  auth: Authenticator;
   /** Aborted when the coordinator shuts down: long polls answer at once. */
   shutdown: AbortSignal;
 }

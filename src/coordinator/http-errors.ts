@@ -25,6 +25,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
     // An upload refused part-way leaves unread bytes on the socket: close it after this answer
     // rather than let the next request on the connection be parsed out of them.
     if (!request.raw.complete) void reply.header('connection', 'close');
+    const retryAfter = error.details?.retryAfterSeconds;
+    if (error.status === 429 && typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
     void reply.status(error.status).send(error.toBody());
   });
 

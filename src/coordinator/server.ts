@@ -1,11 +1,14 @@
 // A running coordinator: store + blob store + HTTP app + janitor, listening on host:port.
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../store/store.js';
 import { LocalBlobStore } from '../storage/local.js';
 import { MqttPublisher } from './mqtt-publisher.js';
+import { Authenticator } from './auth/verify.js';
+import { loadMasterKey } from './auth/master-key.js';
 import { buildCoordinatorApp } from './app.js';
-import { parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
+import { isLoopbackHost, parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
 import type { CoordinatorDeps } from './deps.js';
 import { startJanitor, type Janitor } from './janitor.js';
 import { openStore } from './open-store.js';
@@ -25,6 +28,14 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   await mkdir(config.dataDir, { recursive: true });
   await mkdir(config.storeDir, { recursive: true });
   const store = await openStore(config);
+  const masterKey = await loadMasterKey(join(config.dataDir, 'master.key'), config.masterKey ?? undefined);
+  const loopback = isLoopbackHost(config.host);
+  if (!loopback && (await store.countActiveApiKeys()) === 0) {
+    await store.close();
+    throw new Error(
+      `Refusing to listen on ${config.host} without keys: anyone who can reach it could run jobs. Create one with \`vidfleet keys create --role admin\` (same --data/--db), or listen on 127.0.0.1.`,
+    );
+  }
   const shutdown = new AbortController();
   const deps: CoordinatorDeps = {
     config,
@@ -34,6 +45,8 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     jobsChanged: new Wakeup(),
     logsAppended: new Wakeup(),
     eventsAppended: new Wakeup(),
+    // Off loopback every request must be signed even while no key exists (all are refused then).
+    auth: new Authenticator(store, masterKey, { alwaysRequired: !loopback }),
     shutdown: shutdown.signal,
   };
   // A submit, or a completion that releases a graph's next tasks, wakes as many waiting claims

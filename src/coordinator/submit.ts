@@ -5,8 +5,20 @@ import { KINDS, VidfleetError, kindReadsInput, normalizeRequirements, parseInput
 import type { CoordinatorDeps } from './deps.js';
 import { validateKind, validateParams } from './params.js';
 
-/** Until keys and roles exist (issue 7) every client is this one owner. */
+/** Whose idempotency keys unsigned submits (a coordinator without keys) share. */
 export const ANONYMOUS_OWNER = 'anonymous';
+
+/** A client over its jobs-per-minute is told when the oldest job of the window leaves it. */
+async function checkRate(deps: CoordinatorDeps, owner: string): Promise<void> {
+  const limit = deps.config.maxJobsPerMinute;
+  if (limit <= 0) return;
+  const recent = await deps.store.countJobsSince(owner, Date.now() - 60_000);
+  if (recent >= limit) {
+    throw new VidfleetError('RATE_LIMITED', `Key ${owner} submitted ${recent} jobs in the last minute; the limit is ${limit} per minute.`, {
+      details: { limit, retryAfterSeconds: 5 },
+    });
+  }
+}
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
@@ -20,7 +32,20 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idempotencyKey: string | undefined): Promise<{ job: Job; created: boolean }> {
+/** Who submits: the signing key's id (the job's owner), and whether the per-client rate limit applies. */
+export interface Submitter {
+  owner: string | null;
+  limited: boolean;
+}
+
+export const ANONYMOUS_SUBMITTER: Submitter = { owner: null, limited: false };
+
+export async function submitJob(
+  deps: CoordinatorDeps,
+  body: SubmitJobBody,
+  idempotencyKey: string | undefined,
+  submitter: Submitter = ANONYMOUS_SUBMITTER,
+): Promise<{ job: Job; created: boolean }> {
   const kind = validateKind(body.kind);
   const params = validateParams(kind, body.params);
   const input = kindReadsInput(kind, params) ? parseInput(body.input) : null;
@@ -30,6 +55,7 @@ export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idem
   if (idempotencyKey !== undefined && !KEY_PATTERN.test(idempotencyKey)) {
     throw new VidfleetError('VALIDATION_FAILED', 'The Idempotency-Key header must be 1-200 printable ASCII characters without spaces.');
   }
+  if (submitter.limited && submitter.owner !== null) await checkRate(deps, submitter.owner);
   const priority = body.priority ?? 0;
   const maxAttempts = body.maxAttempts ?? KINDS[kind].maxAttempts;
   const spec: KindSpec = KINDS[kind];
@@ -40,12 +66,12 @@ export async function submitJob(deps: CoordinatorDeps, body: SubmitJobBody, idem
     ? { kind: spec.firstTask.kind, name: spec.firstTask.name, maxRunMs: spec.firstTask.maxRunMs }
     : { kind, maxRunMs: spec.maxRunMs };
   const result = await deps.store.createJob(
-    { kind, input: body.input, params, priority, tasks: [{ ...first, input: body.input, params, maxAttempts, requires }] },
+    { kind, input: body.input, params, priority, owner: submitter.owner, tasks: [{ ...first, input: body.input, params, maxAttempts, requires }] },
     idempotencyKey === undefined
       ? {}
       : {
           idempotency: {
-            owner: ANONYMOUS_OWNER,
+            owner: submitter.owner ?? ANONYMOUS_OWNER,
             key: idempotencyKey,
             requestHash: createHash('sha256').update(canonicalJson(request)).digest('hex'),
             ttlMs: deps.config.idempotencyTtlMs,

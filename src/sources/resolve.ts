@@ -6,11 +6,12 @@ import { access, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { VidfleetError, parseInput } from '../protocol/index.js';
 
-export async function resolveInput(uri: string, coordinatorUrl: string): Promise<string> {
+/** `blobUrl` answers the URL a store key is read from (the coordinator's, with a read token when it has keys). */
+export async function resolveInput(uri: string, blobUrl: (key: string) => Promise<string>): Promise<string> {
   const ref = parseInput(uri);
   switch (ref.scheme) {
     case 'store':
-      return `${coordinatorUrl.replace(/\/+$/, '')}/v1/blobs/${ref.key.split('/').map(encodeURIComponent).join('/')}`;
+      return blobUrl(ref.key);
     case 'http':
       return ref.url;
     case 'file': {

@@ -39,7 +39,7 @@ export class WorkerAgent {
 
   constructor(options: Partial<WorkerConfig> & { coordinatorUrl: string }, private readonly log: WorkerLogger = jsonLogger) {
     this.config = parseWorkerConfig(options);
-    this.client = new VidfleetClient(this.config.coordinatorUrl);
+    this.client = new VidfleetClient(this.config.coordinatorUrl, { credentials: this.config.credentials });
     this.outbox = new AckOutbox({
       send: (body) => this.client.acknowledge(this.workerId!, body),
       retryForMs: () => this.leaseMs,

@@ -3,7 +3,8 @@ import { realpathSync, statSync } from 'node:fs';
 import { availableParallelism, hostname, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { MountPoint } from '../media/logical-paths.js';
-import { ALLOWABLE_PROTOCOLS, INPUT_VARIABLE, OUT_VARIABLE, VARIABLE_NAME } from '../protocol/index.js';
+import { ALLOWABLE_PROTOCOLS, INPUT_VARIABLE, OUT_VARIABLE, VARIABLE_NAME, type Credentials } from '../protocol/index.js';
+import { credentialsFromEnv } from '../client/credentials.js';
 
 export interface WorkerConfig {
   coordinatorUrl: string;
@@ -22,6 +23,8 @@ export interface WorkerConfig {
   mounts: ReadonlyMap<string, MountPoint>;
   /** Network protocols raw ffmpeg commands may use (http, https, …); none by default. */
   allowProtocols: string[];
+  /** The worker key requests are signed with (VIDFLEET_KEY / VIDFLEET_KEY_FILE by default); null: unsigned. */
+  credentials: Credentials | null;
 }
 
 /** "a,b, c" → ["a", "b", "c"]; unset → []. */
@@ -79,6 +82,7 @@ export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinator
     tags: [...new Set(options.tags ?? [])],
     mounts: options.mounts ?? parseMounts(listOf(process.env.VIDFLEET_MOUNTS)),
     allowProtocols: parseAllowProtocols(options.allowProtocols ?? listOf(process.env.VIDFLEET_ALLOW_PROTOCOLS)),
+    credentials: options.credentials === undefined ? credentialsFromEnv() : options.credentials,
   };
   const badTag = config.tags.find((t) => !/^[A-Za-z0-9_.+-]{1,64}$/.test(t));
   if (badTag !== undefined) throw new Error(`--tag must be 1-64 letters, digits or _ . + -, got "${badTag}"`);

@@ -139,7 +139,7 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
     const scratch = runner?.needsWorkDir?.(task.params) ?? true;
     const [madeDir, resolved] = await Promise.allSettled([
       scratch ? makeWorkDir(env.workDir, `${task.taskId}-a${task.attempt}-`) : Promise.resolve(join(env.workDir, 'unused')),
-      isKindName(task.kind) && !kindReadsInput(task.kind, task.params) ? Promise.resolve(task.input) : resolveInput(task.input, client.baseUrl),
+      isKindName(task.kind) && !kindReadsInput(task.kind, task.params) ? Promise.resolve(task.input) : resolveInput(task.input, (key) => client.blobUrl(key)),
     ]);
     if (madeDir.status === 'fulfilled' && scratch) workDir = madeDir.value; // so `finally` removes it
     // Stopped before the work began (lost, canceled, handed back): the catch reports it.

@@ -7,8 +7,14 @@ import { VidfleetError, isSafeStoreKey, type UploadResponse } from '../../protoc
 import type { CoordinatorDeps } from '../deps.js';
 import { sendBlob } from '../blob-response.js';
 import { acceptRawBodies, rawBody } from '../raw-body.js';
+import { principalOf } from '../auth/principal.js';
+import { MAX_BLOB_URL_SECONDS, blobTokenQuery } from '../auth/blob-tokens.js';
 
 const UploadQuery = Type.Object({ name: Type.Optional(Type.String({ maxLength: 255 })) });
+const BlobUrlBody = Type.Object(
+  { key: Type.String({ minLength: 1, maxLength: 1024 }), ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_BLOB_URL_SECONDS })) },
+  { additionalProperties: false },
+);
 
 /** Keeps what a file name says while making it a safe single path segment. */
 export function safeFileName(name: string | undefined, fallback: string): string {
@@ -28,7 +34,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
         throw new VidfleetError('UPLOAD_TOO_LARGE', `The upload is ${declared} bytes; the limit is ${config.maxUploadBytes} bytes.`, { details: { maxBytes: config.maxUploadBytes } });
       }
       const key = `uploads/${Date.now().toString(36)}-${randomBytes(4).toString('hex')}/${safeFileName(name, 'upload.bin')}`;
-      const stored = await blobs.put(key, rawBody(request), { maxBytes: config.maxUploadBytes });
+      // A signed upload declared its digest up front: the bytes must match it.
+      const signed = principalOf(request).contentSha256;
+      const stored = await blobs.put(key, rawBody(request), { maxBytes: config.maxUploadBytes, ...(signed && { expectedSha256: signed }) });
       const response: UploadResponse = { key, uri: `store://${key}`, size: stored.size, sha256: stored.sha256 };
       return reply.status(201).send(response);
     });
@@ -38,6 +46,16 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     const key = (request.params as { '*': string })['*'];
     if (!isSafeStoreKey(key)) throw new VidfleetError('BLOB_NOT_FOUND', `"${key}" is not a valid store key.`);
     return sendBlob(request, reply, blobs, key, { contentType: 'application/octet-stream' });
+  });
+
+  // A URL ffmpeg can read a stored blob from without signing (see auth/blob-tokens.ts). On a
+  // coordinator without keys the plain blob URL is the answer.
+  app.post('/v1/blob-urls', { schema: { body: BlobUrlBody } }, async (request) => {
+    const { key, ttlSeconds = 6 * 3600 } = request.body as { key: string; ttlSeconds?: number };
+    if (!isSafeStoreKey(key)) throw new VidfleetError('BLOB_NOT_FOUND', `"${key}" is not a valid store key.`);
+    const path = `/v1/blobs/${key.split('/').map(encodeURIComponent).join('/')}`;
+    if (principalOf(request).keyId === null) return { path };
+    return { path: `${path}?${blobTokenQuery(deps.auth.sealingKey, key, Date.now() + ttlSeconds * 1000)}` };
   });
 
   app.get('/v1/jobs/:id/artifacts', async (request) => {

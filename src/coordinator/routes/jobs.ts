@@ -1,5 +1,5 @@
 // Client routes for jobs: submit, list, get (optionally waiting for the end), logs, kinds.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
   GetJobQuery, JobLogsQuery, KINDS, ListJobsQuery, SubmitJobBody, SubmitJobsBody, VidfleetError, isTerminalJobStatus, type Job, type JobLogsResponse,
@@ -7,17 +7,23 @@ import {
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { longPollSignal } from '../http-errors.js';
-import { submitJob } from '../submit.js';
+import { submitJob, type Submitter } from '../submit.js';
+import { ownerScope, principalOf } from '../auth/principal.js';
 import { withWaitingReason } from '../waiting.js';
 
 const JobIdParams = Type.Object({ id: Type.String() });
+
+function submitterOf(request: FastifyRequest): Submitter {
+  const p = principalOf(request);
+  return { owner: p.keyId, limited: p.role === 'client' };
+}
 
 export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, jobsChanged, logsAppended } = deps;
 
   app.post('/v1/jobs', { schema: { body: SubmitJobBody } }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    const { job, created } = await submitJob(deps, request.body as SubmitJobBody, Array.isArray(key) ? key[0] : key);
+    const { job, created } = await submitJob(deps, request.body as SubmitJobBody, Array.isArray(key) ? key[0] : key, submitterOf(request));
     // 200 tells a retrying client it got the job its first request created.
     return reply.status(created ? 201 : 200).send(await withWaitingReason(store, job));
   });
@@ -29,7 +35,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
     const results = await Promise.all(
       jobs.map(async ({ job: body, idempotencyKey }): Promise<SubmitJobOutcome> => {
         try {
-          const { job, created } = await submitJob(deps, body, idempotencyKey);
+          const { job, created } = await submitJob(deps, body, idempotencyKey, submitterOf(request));
           return { status: created ? 201 : 200, job: await withWaitingReason(store, job) };
         } catch (err) {
           if (!(err instanceof VidfleetError) || err.status >= 500) request.log.error({ err }, 'batch submit: a job failed');
@@ -57,7 +63,8 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
 
   app.get('/v1/jobs', { schema: { querystring: ListJobsQuery } }, async (request) => {
     const q = request.query as ListJobsQuery;
-    return store.listJobs({ status: q.status, kind: q.kind, limit: q.limit ?? 50, cursor: q.cursor });
+    const owner = ownerScope(request);
+    return store.listJobs({ status: q.status, kind: q.kind, limit: q.limit ?? 50, cursor: q.cursor, ...(owner !== undefined && { owner }) });
   });
 
   app.get('/v1/jobs/:id', { schema: { params: JobIdParams, querystring: GetJobQuery } }, async (request, reply) => {

@@ -8,6 +8,7 @@ import {
 } from '../../protocol/index.js';
 import type { AttemptRef } from '../../store/store.js';
 import type { CoordinatorDeps } from '../deps.js';
+import { principalOf } from '../auth/principal.js';
 import { retryDelayMs } from '../config.js';
 import { acceptRawBodies, rawBody } from '../raw-body.js';
 
@@ -72,11 +73,13 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
       // Each attempt writes under its own key: a presumed-dead worker finishing late can never
       // overwrite the bytes the current attempt recorded.
       const key = `jobs/${jobId}/a${p.attempt}/${name}`;
-      const expectedSha256 = request.headers[ARTIFACT_SHA256_HEADER];
-      const stored = await blobs.put(key, rawBody(request), {
-        maxBytes: config.maxUploadBytes,
-        expectedSha256: typeof expectedSha256 === 'string' ? expectedSha256 : undefined,
-      });
+      const stated = request.headers[ARTIFACT_SHA256_HEADER];
+      const signed = principalOf(request).contentSha256;
+      if (typeof stated === 'string' && signed && stated.toLowerCase() !== signed) {
+        throw new VidfleetError('VALIDATION_FAILED', `${ARTIFACT_SHA256_HEADER} (${stated}) and the signed body digest (${signed}) differ.`);
+      }
+      const expectedSha256 = signed ?? (typeof stated === 'string' ? stated : undefined);
+      const stored = await blobs.put(key, rawBody(request), { maxBytes: config.maxUploadBytes, ...(expectedSha256 && { expectedSha256 }) });
       const previous = await store.getArtifact(jobId, name);
       try {
         const artifact = await store.recordArtifact(ref, {

@@ -7,6 +7,7 @@ import {
 } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { longPollSignal } from '../http-errors.js';
+import { principalOf } from '../auth/principal.js';
 
 const WorkerIdParams = Type.Object({ workerId: Type.String() });
 const PROFILE_CACHE_WORKERS = 1024;
@@ -46,7 +47,7 @@ export function registerWorkerRoutes(app: FastifyInstance, deps: CoordinatorDeps
   }
 
   app.post('/v1/workers', { schema: { body: RegisterWorkerBody } }, async (request, reply) => {
-    const worker = await store.registerWorker(request.body as RegisterWorkerBody);
+    const worker = await store.registerWorker({ ...(request.body as RegisterWorkerBody), owner: principalOf(request).keyId });
     const response: RegisterWorkerResponse = { workerId: worker.id, leaseMs: config.leaseMs, heartbeatMs: config.heartbeatMs };
     return reply.status(201).send(response);
   });
