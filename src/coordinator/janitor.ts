@@ -49,6 +49,8 @@ export function startJanitor(deps: CoordinatorDeps, log: FastifyBaseLogger): Jan
       if (jobs > 0) log.info({ jobs, artifacts: artifactKeys.length }, 'janitor: pruned finished jobs');
       if (jobs < 200) break;
     }
+    // Request nonces older than the signing window can no longer be replayed: forget them.
+    for (let round = 0; round < 20; round++) if ((await store.pruneNonces(5_000)) < 5_000) break;
     // Intermediate files of completed graph jobs (encoded chunks, the audio track).
     for (let round = 0; round < 20; round++) {
       const keys = await store.takeBlobTrash(500);
