@@ -89,6 +89,25 @@ describe('vidfleet CLI', () => {
     expect((JSON.parse(list.stdout) as { jobs: Job[] }).jobs.map((j) => j.id)).toContain(job.id);
   });
 
+  it('watch shows a transcode by task group (plan, chunk encodes, audio, merges) as it runs', async () => {
+    const env = { VIDFLEET_URL: url };
+    const submitted = await vidfleet(
+      ['submit', 'transcode', clip, '--param', 'renditions=[{"name":"180p","height":180},{"name":"144p","height":144}]', '--param', 'chunkSeconds=1', '--param', 'minChunkSeconds=1', '--json'],
+      env,
+    );
+    expect(submitted.code, submitted.stderr).toBe(0);
+    const job = JSON.parse(submitted.stdout) as Job;
+    const watched = await vidfleet(['watch', job.id], env);
+    expect(watched.code, watched.stderr).toBe(0);
+    // Not a terminal: one line per group whenever its summary or tenth of progress changes.
+    const lines = watched.stderr.split('\n');
+    expect(lines.some((l) => /^\s+plan\s+\[#+\] 100% 1\/1 done/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\s+video\s+\[#+\] 100% (\d+)\/\1 done/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\s+merge\s+\[#+\] 100% 2\/2 done/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\s+video\s+\[[#-]+\]\s+\d+% \d+\/\d+ done, \d+ running/.test(l))).toBe(true);
+    expect(lines.some((l) => /^transcode job_\S+\s+\[#+\] 100% completed/.test(l)), watched.stderr).toBe(true);
+  });
+
   it('submit --wait exits non-zero with the reason when the job fails', async () => {
     const run = await vidfleet(['submit', 'probe', 'file:///no/such/file.mp4', '--wait'], { VIDFLEET_URL: url });
     expect(run.code).toBe(1);

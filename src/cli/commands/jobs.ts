@@ -9,7 +9,8 @@ import type { VidfleetClient } from '../../client/api-client.js';
 import { VidfleetError, isSafeStoreKey, isTerminalJobStatus, type Artifact, type Job } from '../../protocol/index.js';
 import { intOption, parseParams, requirePositional, type Parsed } from '../args.js';
 import { formatBytes, printJson, println, UsageError } from '../output.js';
-import { ProgressBar } from '../progress-bar.js';
+import { MultiBar } from '../multi-bar.js';
+import { TaskGroups, describeGroup, describeSpeed } from '../task-groups.js';
 
 const URI_PATTERN = /^(store|file|https?):\/\//i;
 
@@ -130,29 +131,64 @@ export async function getCommand(args: Parsed, client: VidfleetClient): Promise<
 /** " 48 fps 1.9x ETA 0:42" from the running tasks' latest detail (the first that has it). */
 export function describeDetail(job: Job): string {
   const d = job.tasks?.find((t) => t.progressDetail)?.progressDetail;
-  if (!d) return '';
-  const parts: string[] = [];
-  if (d.fps !== undefined) parts.push(`${Math.round(d.fps)} fps`);
-  if (d.speed !== undefined) parts.push(`${d.speed.toFixed(1)}x`);
-  if (d.etaSeconds !== undefined) {
-    const s = Math.round(d.etaSeconds);
-    parts.push(`ETA ${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`);
-  }
-  return parts.length > 0 ? ` ${parts.join(' ')}` : '';
+  const speed = d ? describeSpeed(d) : '';
+  return speed ? ` ${speed}` : '';
 }
 
+/**
+ * Follows a job to its end: one bar for the job and one per task group (a transcode's chunk
+ * encodes per rung, its merges, …) with fps, speed and ETA, live from the job's event stream.
+ */
 export async function watchJob(client: VidfleetClient, jobId: string, json: boolean): Promise<number> {
-  const bar = json ? null : new ProgressBar();
   let job = await client.getJob(jobId);
-  while (!isTerminalJobStatus(job.status)) {
-    bar?.update(`${job.kind} ${job.id}`, job.progress, `${job.status}${describeDetail(job)}`);
-    job = await client.getJob(jobId, 1);
-  }
-  bar?.update(`${job.kind} ${job.id}`, job.status === 'completed' ? 1 : job.progress, job.status);
-  bar?.done();
+  if (!json && !isTerminalJobStatus(job.status)) job = await followJob(client, job);
+  else if (!isTerminalJobStatus(job.status)) while (!isTerminalJobStatus(job.status)) job = await client.getJob(jobId, 20);
   if (json) printJson(job);
-  else if (job.error) process.stderr.write(`${job.error.message} [${job.error.code}]\n  hint: ${job.error.hint}\n`);
+  else {
+    if (isTerminalJobStatus(job.status)) drawJob(new MultiBar(), job, withTasks(job));
+    if (job.error) process.stderr.write(`${job.error.message} [${job.error.code}]\n  hint: ${job.error.hint}\n`);
+  }
   return job.status === 'completed' ? 0 : 1;
+}
+
+function withTasks(job: Job): TaskGroups {
+  const groups = new TaskGroups();
+  groups.load(job, true);
+  return groups;
+}
+
+function drawJob(bars: MultiBar, job: Job, groups: TaskGroups): void {
+  const views = groups.view();
+  bars.render([
+    { label: `${job.kind} ${job.id}`, fraction: job.status === 'completed' ? 1 : job.progress, status: `${job.status}${describeDetail(job)}` },
+    // A single-task job needs no second bar.
+    ...(views.length > 1 || (views[0]?.total ?? 0) > 1 ? views.map((g) => ({ label: `  ${g.name}`, fraction: g.fraction, status: describeGroup(g) })) : []),
+  ]);
+}
+
+/** How often the bars are redrawn and the job's own progress re-read while events stream in. */
+const REDRAW_MS = 250;
+
+async function followJob(client: VidfleetClient, first: Job): Promise<Job> {
+  let job = first;
+  const groups = new TaskGroups();
+  groups.load(job, false);
+  const bars = new MultiBar();
+  let drawnAt = 0;
+  const stop = new AbortController();
+  for await (const e of client.followEvents({ jobId: job.id, signal: stop.signal })) {
+    const grew = groups.apply(e);
+    const ended = e.type === 'job.completed' || e.type === 'job.failed' || e.type === 'job.canceled';
+    if (grew || ended || Date.now() - drawnAt >= REDRAW_MS) {
+      job = await client.getJob(job.id);
+      if (grew) groups.load(job, false);
+      drawJob(bars, job, groups);
+      drawnAt = Date.now();
+    }
+    if (ended) break;
+  }
+  stop.abort();
+  return client.getJob(job.id, 0);
 }
 
 export async function watchCommand(args: Parsed, client: VidfleetClient): Promise<number> {
