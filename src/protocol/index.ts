@@ -8,3 +8,4 @@ export * from './kinds/index.js';
 export * from './ffmpeg-args.js';
 export * from './ffmpeg-graph.js';
 export * from './transcode.js';
+export * from './torrent-input.js';
