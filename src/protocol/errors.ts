@@ -49,6 +49,11 @@ export const ERROR_CATALOG = {
   TASK_TIMEOUT: { status: 500, retryable: true, hint: 'The attempt ran past the kind\'s maximum run time; it is retried, or raise the limit.' },
   UNAUTHORIZED: { status: 401, retryable: false, hint: 'Sign the request with a valid key (VIDFLEET_KEY="<id>:<secret>" from `vidfleet keys create`), with this machine\'s clock within 30 s of the coordinator\'s.' },
   FORBIDDEN: { status: 403, retryable: false, hint: 'Use a key whose role allows this (admin, client or worker; see docs/security.md).' },
+  // --- torrent inputs (the torrent source on a worker) ---
+  TORRENT_NO_VIDEO: { status: 422, retryable: false, hint: 'The torrent holds no video file (by extension); the message lists its files. Name one with the job\'s file parameter if it is a video.' },
+  TORRENT_FILE_NOT_FOUND: { status: 422, retryable: false, hint: 'No file of the torrent has the path the job names; the message lists its files.' },
+  TORRENT_METADATA_TIMEOUT: { status: 504, retryable: true, hint: 'No peer sent the torrent\'s metadata in time: check the peers/trackers given, or upload the .torrent file so no metadata exchange is needed.' },
+  TORRENT_PEERS_UNAVAILABLE: { status: 503, retryable: true, hint: 'No peer delivered a needed piece in time (the seeders left or stalled); the task is retried and keeps the pieces it already has.' },
   RATE_LIMITED: { status: 429, retryable: true, hint: 'Too many requests; wait for Retry-After seconds.' },
   // --- server side ---
   STORAGE_FAILED: { status: 500, retryable: true, hint: 'The coordinator could not write to its store; check disk space and permissions.' },

@@ -9,3 +9,4 @@ export * from './ffmpeg-args.js';
 export * from './ffmpeg-graph.js';
 export * from './transcode.js';
 export * from './auth.js';
+export * from './torrent-input.js';
