@@ -23,11 +23,13 @@ export interface RequestOptions {
 export class HttpClient {
   readonly baseUrl: string;
   private readonly agent: http.Agent;
+  private readonly origin: string;
 
   constructor(baseUrl: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     const Agent = this.baseUrl.startsWith('https:') ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    this.origin = new URL(this.baseUrl).origin;
   }
 
   /** Sends the request; resolves with the response once its headers arrived and it is a 2xx. */
@@ -43,10 +45,27 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const url = this.baseUrl + path;
-    const send = url.startsWith('https:') ? https.request : http.request;
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(url, { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, agent: this.agent });
+    let url = this.baseUrl + path;
+    let response = await this.send(url, options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, payload, path, options);
+    // A coordinator with direct downloads answers a GET for bytes with a redirect to a presigned
+    // storage URL (another host); the Range header goes along, the same-origin agent does not.
+    const follows = payload === undefined && (options.method ?? 'GET') === 'GET';
+    for (let hops = 0; follows && isRedirect(response) && hops < 5; hops++) {
+      response.resume();
+      url = new URL(response.headers.location!, url).toString();
+      response = await this.send(url, 'GET', headers, undefined, path, options);
+    }
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw errorFromResponse(status, await readText(response), this.isCoordinator(url) ? 'the coordinator' : new URL(url).origin);
+    return response;
+  }
+
+  private send(url: string, method: string, headers: Record<string, string>, payload: Readable | Buffer | undefined, path: string, options: RequestOptions): Promise<IncomingMessage> {
+    const isHttps = url.startsWith('https:');
+    const send = isHttps ? https.request : http.request;
+    const agent = this.isCoordinator(url) ? this.agent : isHttps ? https.globalAgent : http.globalAgent;
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(url, { method, headers, agent });
       const onAbort = (): void => {
         req.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
       };
@@ -63,7 +82,7 @@ export class HttpClient {
       });
       req.once('error', (err) => {
         done();
-        reject(options.signal?.aborted ? err : this.networkError(err));
+        reject(options.signal?.aborted ? err : this.networkError(err, url));
       });
       if (payload === undefined) req.end();
       else if (Buffer.isBuffer(payload)) req.end(payload);
@@ -72,9 +91,10 @@ export class HttpClient {
         payload.pipe(req);
       }
     });
-    const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw errorFromResponse(status, await readText(response));
-    return response;
+  }
+
+  private isCoordinator(url: string): boolean {
+    return new URL(url).origin === this.origin;
   }
 
   async json<T>(path: string, options: RequestOptions = {}): Promise<T> {
@@ -93,14 +113,26 @@ export class HttpClient {
     this.agent.destroy();
   }
 
-  private networkError(err: Error): VidfleetError {
+  private networkError(err: Error, url?: string): VidfleetError {
     const why = (err as NodeJS.ErrnoException).code ?? err.message;
+    if (url && !this.isCoordinator(url)) {
+      return new VidfleetError('INPUT_UNREADABLE', `Cannot reach ${new URL(url).origin}, where the coordinator redirected a download (${why}); this machine needs access to the coordinator's storage, or turn direct downloads off.`, {
+        retryable: true,
+        details: { network: true },
+        cause: err,
+      });
+    }
     return new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${this.baseUrl} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
       retryable: true,
       details: { network: true },
       cause: err,
     });
   }
+}
+
+function isRedirect(response: IncomingMessage): boolean {
+  const status = response.statusCode ?? 0;
+  return [301, 302, 303, 307, 308].includes(status) && typeof response.headers.location === 'string';
 }
 
 class TimeoutError extends Error {
@@ -114,14 +146,14 @@ async function readText(stream: IncomingMessage): Promise<string> {
   return text;
 }
 
-function errorFromResponse(status: number, text: string): VidfleetError {
+function errorFromResponse(status: number, text: string, from = 'the coordinator'): VidfleetError {
   try {
     const body = JSON.parse(text) as ErrorBody;
     if (isErrorCode(body.code)) return VidfleetError.fromBody(body);
   } catch {
     // not one of ours: fall through
   }
-  return new VidfleetError(status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED', `HTTP ${status} from the coordinator: ${text.slice(0, 300)}`, {
+  return new VidfleetError(status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED', `HTTP ${status} from ${from}: ${text.slice(0, 300)}`, {
     details: { httpStatus: status },
   });
 }

@@ -1,12 +1,14 @@
-// A running coordinator: store + blob store + HTTP app + janitor, listening on host:port.
+// A running coordinator: store + blob store (local directory or S3) + HTTP app + janitor,
+// listening on host:port.
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { Store } from '../store/store.js';
-import { LocalBlobStore } from '../storage/local.js';
 import { buildCoordinatorApp } from './app.js';
 import { parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
 import type { CoordinatorDeps } from './deps.js';
 import { startJanitor, type Janitor } from './janitor.js';
+import { openBlobStore } from './open-blob-store.js';
 import { openStore } from './open-store.js';
 import { Wakeup } from './wakeup.js';
 
@@ -15,6 +17,7 @@ export interface RunningCoordinator {
   config: CoordinatorConfig;
   app: FastifyInstance;
   store: Store;
+  blobs: BlobStore;
   janitor: Janitor;
   close(): Promise<void>;
 }
@@ -22,13 +25,20 @@ export interface RunningCoordinator {
 export async function startCoordinator(options: CoordinatorOptions = {}): Promise<RunningCoordinator> {
   const config = parseCoordinatorConfig(options);
   await mkdir(config.dataDir, { recursive: true });
-  await mkdir(config.storeDir, { recursive: true });
-  const store = await openStore(config);
+  // Storage first: it may be remote and refuse us, and then no database needs closing.
+  const blobs = await openBlobStore(config);
+  let store: Store;
+  try {
+    store = await openStore(config);
+  } catch (err) {
+    await blobs.close?.();
+    throw err;
+  }
   const shutdown = new AbortController();
   const deps: CoordinatorDeps = {
     config,
     store,
-    blobs: new LocalBlobStore(config.storeDir),
+    blobs,
     tasksReady: new Wakeup(),
     jobsChanged: new Wakeup(),
     logsAppended: new Wakeup(),
@@ -51,6 +61,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   } catch (err) {
     await janitor.stop();
     await store.close();
+    await blobs.close?.();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`Port ${config.port} on ${config.host} is already in use; pick another with --port.`, { cause: err });
     }
@@ -64,6 +75,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     config,
     app,
     store,
+    blobs,
     janitor,
     async close() {
       // Long polls answer first; app.close() then waits for in-flight requests, so no handler
@@ -76,6 +88,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await app.close();
       await store.close();
+      await blobs.close?.();
     },
   };
 }
