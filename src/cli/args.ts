@@ -12,9 +12,12 @@ const COMMON: Options = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/** Where a coordinator keeps blobs: a directory or s3://bucket/prefix (see docs/storage.md). */
+const STORAGE: Options = { storage: { type: 'string' }, 's3-endpoint': { type: 'string' }, 's3-region': { type: 'string' }, 's3-direct-downloads': { type: 'boolean' } };
+
 export const COMMAND_OPTIONS: Record<string, Options> = {
-  up: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' } },
-  coordinator: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, 'lease-ms': { type: 'string' }, 'max-upload': { type: 'string' }, 'retention-days': { type: 'string' } },
+  up: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, workers: { type: 'string' }, concurrency: { type: 'string' }, ...STORAGE },
+  coordinator: { port: { type: 'string' }, host: { type: 'string' }, data: { type: 'string' }, db: { type: 'string' }, 'db-schema': { type: 'string' }, mqtt: { type: 'string' }, 'mqtt-prefix': { type: 'string' }, 'lease-ms': { type: 'string' }, 'max-upload': { type: 'string' }, 'retention-days': { type: 'string' }, ...STORAGE },
   worker: {
     concurrency: { type: 'string' }, name: { type: 'string' }, kinds: { type: 'string' }, tag: { type: 'string', multiple: true }, 'drain-timeout': { type: 'string' },
     mount: { type: 'string', multiple: true }, 'allow-protocol': { type: 'string', multiple: true },

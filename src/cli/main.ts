@@ -12,11 +12,12 @@ import { println, reportError, UsageError } from './output.js';
 const USAGE = `vidfleet — distributed video processing
 
 Usage:
-  vidfleet up [--port 8000] [--data DIR] [--db URL] [--workers N] [--concurrency N]
+  vidfleet up [--port 8000] [--data DIR] [--db URL] [--storage DIR|s3://bucket/prefix] [--workers N] [--concurrency N]
                                    coordinator + N local workers (SQLite + files under DIR, default ./.vidfleet)
   vidfleet demo [FILE] [-o DIR]    bring everything up, probe + thumbnail FILE (or a generated sample), save, stop
   vidfleet coordinator [--port 8000] [--host 127.0.0.1] [--data DIR] [--db postgres://…] [--mqtt mqtt://…] [--lease-ms N]
                      [--max-upload BYTES] [--retention-days 7]
+                     [--storage DIR|s3://bucket/prefix] [--s3-endpoint URL] [--s3-region R] [--s3-direct-downloads]
   vidfleet worker [--coordinator URL] [--concurrency N] [--name NAME] [--kinds probe,thumbnail] [--tag gpu]… [--drain-timeout 300]
                   [--mount NAME=/dir[:rw]]… [--allow-protocol http,https]
                                    mounts are the $NAME/… paths of ffmpeg jobs (read-only unless :rw)
@@ -33,6 +34,10 @@ Usage:
 The database comes from --db or VIDFLEET_DB (a SQLite path or a postgres:// URL; default DIR/vidfleet.db); on PostgreSQL
 the tables live in schema --db-schema or VIDFLEET_DB_SCHEMA (default vidfleet).
 Events are published to MQTT with --mqtt mqtt://host:1883 or VIDFLEET_MQTT (topics PREFIX/jobs/{id}, PREFIX/workers/{id}; --mqtt-prefix, default vidfleet).
+Files go to --storage or VIDFLEET_STORAGE (a directory or s3://bucket/prefix; default DIR/store); for S3,
+--s3-endpoint or VIDFLEET_S3_ENDPOINT names a MinIO/s3rver server, credentials come from AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY (or ~/.aws), and --s3-direct-downloads (VIDFLEET_S3_DIRECT_DOWNLOADS=1) sends clients
+to presigned URLs. See docs/storage.md.
 
 Requests are signed with the key in VIDFLEET_KEY ("<id>:<secret>") or the file VIDFLEET_KEY_FILE, once the
 deployment has keys (vidfleet keys create --role admin|client|worker [--name N] [--data DIR] [--db URL]; keys list; keys revoke ID).

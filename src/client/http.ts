@@ -8,7 +8,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { EMPTY_SHA256, VidfleetError, isErrorCode, signRequest, type Credentials, type ErrorBody } from '../protocol/index.js';
+import { CONTENT_SHA256_HEADER, EMPTY_SHA256, VidfleetError, isErrorCode, signRequest, type Credentials, type ErrorBody } from '../protocol/index.js';
 
 export interface RequestOptions {
   method?: string;
@@ -39,6 +39,7 @@ export class HttpClient {
   readonly baseUrls: readonly string[];
   private current = 0;
   private readonly agents = new Map<string, http.Agent>();
+  private readonly origins: ReadonlySet<string>;
 
   /** With `credentials`, every request is signed (protocol/auth.ts). */
   constructor(
@@ -46,6 +47,7 @@ export class HttpClient {
     private readonly credentials: Credentials | null = null,
   ) {
     this.baseUrls = parseBaseUrls(baseUrls);
+    this.origins = new Set(this.baseUrls.map((u) => new URL(u).origin));
   }
 
   get signs(): boolean {
@@ -57,12 +59,15 @@ export class HttpClient {
     return this.baseUrls[this.current]!;
   }
 
-  private agentFor(base: string): http.Agent {
-    let agent = this.agents.get(base);
+  private agentFor(url: string): http.Agent {
+    const origin = new URL(url).origin;
+    // Storage a download was redirected to gets no keep-alive pool of ours.
+    if (!this.origins.has(origin)) return url.startsWith('https:') ? https.globalAgent : http.globalAgent;
+    let agent = this.agents.get(origin);
     if (!agent) {
-      const Agent = base.startsWith('https:') ? https.Agent : http.Agent;
+      const Agent = url.startsWith('https:') ? https.Agent : http.Agent;
       agent = new Agent({ keepAlive: true, maxSockets: 64 });
-      this.agents.set(base, agent);
+      this.agents.set(origin, agent);
     }
     return agent;
   }
@@ -75,12 +80,16 @@ export class HttpClient {
       try {
         return await this.requestOnce(base, path, options);
       } catch (err) {
-        if (!isNetworkError(err) || options.signal?.aborted || this.baseUrls.length === 1) throw err;
+        if (!isNetworkError(err) || options.signal?.aborted || this.baseUrls.length === 1 || !this.isCoordinatorError(err)) throw err;
         // Move on from the unreachable coordinator (unless another request already did).
         if (this.baseUrl === base) this.current = (this.current + 1) % this.baseUrls.length;
         if (!replayable || tried >= this.baseUrls.length) throw err;
       }
     }
+  }
+
+  private isCoordinatorError(err: unknown): boolean {
+    return err instanceof VidfleetError && err.details?.storage !== true;
   }
 
   private async requestOnce(base: string, path: string, options: RequestOptions): Promise<IncomingMessage> {
@@ -95,7 +104,8 @@ export class HttpClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
-    const url = base + path;
+    const method = options.method ?? (payload === undefined ? 'GET' : 'POST');
+    let url = base + path;
     if (this.credentials) {
       let digest: string;
       if (payload === undefined) digest = EMPTY_SHA256;
@@ -103,11 +113,27 @@ export class HttpClient {
       else if (options.contentSha256) digest = options.contentSha256;
       else throw new VidfleetError('INTERNAL', `A signed streamed request to ${path} needs its body's SHA-256 up front (contentSha256).`);
       const { pathname, search } = new URL(url);
-      Object.assign(headers, signRequest(this.credentials, options.method ?? (payload === undefined ? 'GET' : 'POST'), pathname + search, digest));
+      Object.assign(headers, signRequest(this.credentials, method, pathname + search, digest));
     }
+    let response = await this.send(url, method, headers, payload, path, options);
+    // A coordinator with direct downloads answers a GET for bytes with a redirect to a presigned
+    // storage URL (another host); the Range header goes along, the signature does not.
+    const follows = payload === undefined && method === 'GET';
+    for (let hops = 0; follows && isRedirect(response) && hops < 5; hops++) {
+      response.resume();
+      url = new URL(response.headers.location!, url).toString();
+      const { authorization: _a, [CONTENT_SHA256_HEADER]: _d, ...plain } = headers;
+      response = await this.send(url, 'GET', plain, undefined, path, options);
+    }
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) throw errorFromResponse(status, await readText(response), this.isCoordinator(url) ? 'the coordinator' : new URL(url).origin);
+    return response;
+  }
+
+  private send(url: string, method: string, headers: Record<string, string>, payload: Readable | Buffer | undefined, path: string, options: RequestOptions): Promise<IncomingMessage> {
     const send = url.startsWith('https:') ? https.request : http.request;
-    const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(url, { method: options.method ?? (payload === undefined ? 'GET' : 'POST'), headers, agent: this.agentFor(base) });
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = send(url, { method, headers, agent: this.agentFor(url) });
       const onAbort = (): void => {
         req.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('aborted'));
       };
@@ -124,7 +150,7 @@ export class HttpClient {
       });
       req.once('error', (err) => {
         done();
-        reject(options.signal?.aborted ? err : this.networkError(err, base));
+        reject(options.signal?.aborted ? err : this.networkError(err, url));
       });
       if (payload === undefined) req.end();
       else if (Buffer.isBuffer(payload)) req.end(payload);
@@ -133,9 +159,10 @@ export class HttpClient {
         payload.pipe(req);
       }
     });
-    const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) throw errorFromResponse(status, await readText(response));
-    return response;
+  }
+
+  private isCoordinator(url: string): boolean {
+    return this.origins.has(new URL(url).origin);
   }
 
   async json<T>(path: string, options: RequestOptions = {}): Promise<T> {
@@ -154,14 +181,26 @@ export class HttpClient {
     for (const agent of this.agents.values()) agent.destroy();
   }
 
-  private networkError(err: Error, base = this.baseUrl): VidfleetError {
+  private networkError(err: Error, url: string = this.baseUrl): VidfleetError {
     const why = (err as NodeJS.ErrnoException).code ?? err.message;
-    return new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${base} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
+    if (!this.isCoordinator(url)) {
+      return new VidfleetError('INPUT_UNREADABLE', `Cannot reach ${new URL(url).origin}, where the coordinator redirected a download (${why}); this machine needs access to the coordinator's storage, or turn direct downloads off.`, {
+        retryable: true,
+        details: { network: true, storage: true },
+        cause: err,
+      });
+    }
+    return new VidfleetError('INPUT_UNREADABLE', `Cannot reach the coordinator at ${new URL(url).origin} (${why}). Is it running? Start one with \`vidfleet up\` or set --coordinator / VIDFLEET_URL.`, {
       retryable: true,
       details: { network: true },
       cause: err,
     });
   }
+}
+
+function isRedirect(response: IncomingMessage): boolean {
+  const status = response.statusCode ?? 0;
+  return [301, 302, 303, 307, 308].includes(status) && typeof response.headers.location === 'string';
 }
 
 class TimeoutError extends Error {
@@ -175,14 +214,14 @@ async function readText(stream: IncomingMessage): Promise<string> {
   return text;
 }
 
-function errorFromResponse(status: number, text: string): VidfleetError {
+function errorFromResponse(status: number, text: string, from = 'the coordinator'): VidfleetError {
   try {
     const body = JSON.parse(text) as ErrorBody;
     if (isErrorCode(body.code)) return VidfleetError.fromBody(body);
   } catch {
     // not one of ours: fall through
   }
-  return new VidfleetError(status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED', `HTTP ${status} from the coordinator: ${text.slice(0, 300)}`, {
+  return new VidfleetError(status >= 500 ? 'INTERNAL' : 'VALIDATION_FAILED', `HTTP ${status} from ${from}: ${text.slice(0, 300)}`, {
     details: { httpStatus: status },
   });
 }

@@ -1,4 +1,5 @@
-// Sends a stored blob with HTTP Range support (ffmpeg seeks inside inputs with ranges).
+// Sends a stored blob with HTTP Range support (ffmpeg seeks inside inputs with ranges), or, with
+// direct downloads on S3, a 302 to a presigned URL so the bytes skip the coordinator.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BlobStore } from '../storage/blob-store.js';
 import { VidfleetError } from '../protocol/index.js';
@@ -28,12 +29,21 @@ export async function sendBlob(
   blobs: BlobStore,
   key: string,
   meta: { contentType: string; filename?: string; sha256?: string },
+  /** Redirect to a presigned URL valid this long, when the store can make one. */
+  direct?: { ttlSeconds: number },
 ): Promise<FastifyReply> {
   const stat = await blobs.stat(key);
   if (!stat) throw new VidfleetError('BLOB_NOT_FOUND', `Nothing stored at ${key}.`);
+  const disposition = meta.filename ? `attachment; filename="${meta.filename.replace(/["\\\r\n]/g, '_')}"` : undefined;
+  if (direct && blobs.presign) {
+    // The client repeats its Range header at the new location; S3 answers 206 itself. The URL
+    // expires, so nothing may cache the redirect.
+    const url = await blobs.presign(key, 'get', direct.ttlSeconds, { contentType: meta.contentType, contentDisposition: disposition });
+    return reply.header('cache-control', 'no-store').redirect(url, 302);
+  }
   void reply.header('accept-ranges', 'bytes').header('content-type', meta.contentType);
   if (meta.sha256) void reply.header('etag', `"${meta.sha256}"`);
-  if (meta.filename) void reply.header('content-disposition', `attachment; filename="${meta.filename.replace(/["\\\r\n]/g, '_')}"`);
+  if (disposition) void reply.header('content-disposition', disposition);
   const range = parseRange(request.headers.range, stat.size);
   if (range === 'unsatisfiable') {
     return reply.status(416).header('content-range', `bytes */${stat.size}`).send();

@@ -1,17 +1,34 @@
 // Coordinator settings, parsed and validated once at start. Every number has a sane default so
 // `vidfleet up` needs no flags.
 import { join, resolve } from 'node:path';
+import { isS3Url, parseS3Url } from '../storage/s3-location.js';
 
 export interface CoordinatorConfig {
   host: string;
   port: number;
-  /** Holds vidfleet.db (SQLite) and store/ (blobs). */
+  /** Holds vidfleet.db (SQLite) and store/ (blobs, unless `storage` is S3). */
   dataDir: string;
   /** A SQLite file path, or a postgres:// URL (several coordinators may share one PostgreSQL). */
   db: string;
   /** PostgreSQL schema holding vidfleet's tables. */
   dbSchema: string;
+  /**
+   * Where uploads and artifacts live: a local directory (default dataDir/store), or
+   * s3://bucket/optional/prefix for an S3-compatible bucket several coordinators can share.
+   */
+  storage: string;
+  /** The local blob directory: `storage` when that is a directory (unused with S3). */
   storeDir: string;
+  /** An S3-compatible server (http://127.0.0.1:9000 for MinIO); absent means AWS S3 itself. */
+  s3Endpoint?: string;
+  s3Region: string;
+  /** Absent: the SDK's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, ~/.aws, instance roles). */
+  s3AccessKeyId?: string;
+  s3SecretAccessKey?: string;
+  /** Downloads answer 302 to a presigned S3 URL instead of streaming through the coordinator. */
+  s3DirectDownloads: boolean;
+  /** How long a presigned download URL stays valid (ffmpeg keeps seeking in it for a whole task). */
+  s3PresignTtlSeconds: number;
   /** A claimed task is lost when no heartbeat renews it for this long. */
   leaseMs: number;
   heartbeatMs: number;
@@ -49,16 +66,27 @@ export interface CoordinatorConfig {
 export type CoordinatorOptions = Partial<CoordinatorConfig>;
 
 const GiB = 1024 ** 3;
+const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 export function parseCoordinatorConfig(options: CoordinatorOptions = {}): CoordinatorConfig {
   const dataDir = resolve(options.dataDir ?? '.vidfleet');
+  const storage = options.storage ?? options.storeDir ?? join(dataDir, 'store');
+  // A URL (s3://…, or a scheme storageProblems refuses) is kept as written, anything else is a directory.
+  const isUrl = isS3Url(storage) || URL_LIKE.test(storage);
   const config: CoordinatorConfig = {
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 8000,
     dataDir,
     db: options.db ?? join(dataDir, 'vidfleet.db'),
     dbSchema: options.dbSchema ?? 'vidfleet',
-    storeDir: options.storeDir ?? join(dataDir, 'store'),
+    storage: isUrl ? storage : resolve(storage),
+    storeDir: isUrl ? resolve(options.storeDir ?? join(dataDir, 'store')) : resolve(storage),
+    s3Endpoint: options.s3Endpoint || undefined,
+    s3Region: options.s3Region || 'us-east-1',
+    s3AccessKeyId: options.s3AccessKeyId || undefined,
+    s3SecretAccessKey: options.s3SecretAccessKey || undefined,
+    s3DirectDownloads: options.s3DirectDownloads ?? false,
+    s3PresignTtlSeconds: options.s3PresignTtlSeconds ?? 6 * 3_600,
     leaseMs: options.leaseMs ?? 30_000,
     // 3 s: a canceled task's worker hears of it within that even when ffmpeg reports nothing.
     heartbeatMs: options.heartbeatMs ?? Math.min(3_000, Math.floor((options.leaseMs ?? 30_000) / 3)),
@@ -86,12 +114,46 @@ export function parseCoordinatorConfig(options: CoordinatorOptions = {}): Coordi
     if (!Number.isFinite(config[key]) || config[key] <= 0) problems.push(`${key} must be a positive number, got ${config[key]}`);
   }
   if (config.heartbeatMs >= config.leaseMs) problems.push(`heartbeatMs (${config.heartbeatMs}) must be shorter than leaseMs (${config.leaseMs}) or every task would lose its lease`);
+  problems.push(...storageProblems(config));
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(config.dbSchema)) problems.push(`dbSchema must be a plain lower-case identifier, got "${config.dbSchema}"`);
   if (config.mqttUrl !== null && !/^(mqtts?|wss?|tcp|tls):\/\/[^/\s]+/.test(config.mqttUrl)) problems.push(`mqttUrl must look like mqtt://host:1883 (or mqtts://, ws://, wss://), got "${config.mqttUrl}"`);
   if (!/^[^#+/\s][^#+\s]*$/.test(config.mqttPrefix) || config.mqttPrefix.endsWith('/')) problems.push(`mqttPrefix must be a topic prefix without wildcards (+, #) or a leading/trailing slash, got "${config.mqttPrefix}"`);
   if (!Number.isInteger(config.maxJobsPerMinute) || config.maxJobsPerMinute < 0) problems.push(`maxJobsPerMinute must be an integer >= 0 (0: no limit), got ${config.maxJobsPerMinute}`);
   if (problems.length > 0) throw new Error(`Invalid coordinator configuration: ${problems.join('; ')}`);
   return config;
+}
+
+function storageProblems(config: CoordinatorConfig): string[] {
+  const problems: string[] = [];
+  if (isS3Url(config.storage)) {
+    try {
+      parseS3Url(config.storage);
+    } catch (err) {
+      problems.push(`storage: ${(err as Error).message}`);
+    }
+  } else if (URL_LIKE.test(config.storage)) {
+    problems.push(`storage must be a directory or s3://bucket/prefix, got "${config.storage}"`);
+  }
+  if (config.s3Endpoint !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(config.s3Endpoint);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '') {
+      problems.push(`s3Endpoint must be an http(s)://host:port URL without a path, got "${config.s3Endpoint}"`);
+    }
+  }
+  if ((config.s3AccessKeyId === undefined) !== (config.s3SecretAccessKey === undefined)) {
+    problems.push('s3AccessKeyId and s3SecretAccessKey go together; give both or neither');
+  }
+  if (config.s3DirectDownloads && !isS3Url(config.storage)) problems.push('s3DirectDownloads needs storage on S3 (s3://bucket/prefix)');
+  if (!Number.isInteger(config.s3PresignTtlSeconds) || config.s3PresignTtlSeconds < 60 || config.s3PresignTtlSeconds > 7 * 24 * 3_600) {
+    // SigV4 presigned URLs live at most 7 days.
+    problems.push(`s3PresignTtlSeconds must be a whole number from 60 to 604800, got ${config.s3PresignTtlSeconds}`);
+  }
+  return problems;
 }
 
 export function isPostgresUrl(db: string): boolean {

@@ -1,9 +1,10 @@
-// A running coordinator: store + blob store + HTTP app + janitor, listening on host:port.
+// A running coordinator: store + blob store (local directory or S3) + HTTP app + janitor,
+// listening on host:port.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { BlobStore } from '../storage/blob-store.js';
 import type { Store } from '../store/store.js';
-import { LocalBlobStore } from '../storage/local.js';
 import { MqttPublisher } from './mqtt-publisher.js';
 import { Authenticator } from './auth/verify.js';
 import { loadMasterKey } from './auth/master-key.js';
@@ -11,6 +12,7 @@ import { buildCoordinatorApp } from './app.js';
 import { isLoopbackHost, parseCoordinatorConfig, type CoordinatorConfig, type CoordinatorOptions } from './config.js';
 import type { CoordinatorDeps } from './deps.js';
 import { startJanitor, type Janitor } from './janitor.js';
+import { openBlobStore } from './open-blob-store.js';
 import { openStore } from './open-store.js';
 import { Wakeup } from './wakeup.js';
 
@@ -19,6 +21,7 @@ export interface RunningCoordinator {
   config: CoordinatorConfig;
   app: FastifyInstance;
   store: Store;
+  blobs: BlobStore;
   janitor: Janitor;
   close(): Promise<void>;
 }
@@ -26,12 +29,20 @@ export interface RunningCoordinator {
 export async function startCoordinator(options: CoordinatorOptions = {}): Promise<RunningCoordinator> {
   const config = parseCoordinatorConfig(options);
   await mkdir(config.dataDir, { recursive: true });
-  await mkdir(config.storeDir, { recursive: true });
-  const store = await openStore(config);
+  // Storage first: it may be remote and refuse us, and then no database needs closing.
+  const blobs = await openBlobStore(config);
+  let store: Store;
+  try {
+    store = await openStore(config);
+  } catch (err) {
+    await blobs.close?.();
+    throw err;
+  }
   const masterKey = await loadMasterKey(join(config.dataDir, 'master.key'), config.masterKey ?? undefined);
   const loopback = isLoopbackHost(config.host);
   if (!loopback && (await store.countActiveApiKeys()) === 0) {
     await store.close();
+    await blobs.close?.();
     throw new Error(
       `Refusing to listen on ${config.host} without keys: anyone who can reach it could run jobs. Create one with \`vidfleet keys create --role admin\` (same --data/--db), or listen on 127.0.0.1.`,
     );
@@ -40,7 +51,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
   const deps: CoordinatorDeps = {
     config,
     store,
-    blobs: new LocalBlobStore(config.storeDir),
+    blobs,
     tasksReady: new Wakeup(),
     jobsChanged: new Wakeup(),
     logsAppended: new Wakeup(),
@@ -69,6 +80,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     await janitor.stop();
     await mqtt?.stop();
     await store.close();
+    await blobs.close?.();
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       throw new Error(`Port ${config.port} on ${config.host} is already in use; pick another with --port.`, { cause: err });
     }
@@ -82,6 +94,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
     config,
     app,
     store,
+    blobs,
     janitor,
     async close() {
       // Long polls answer first; app.close() then waits for in-flight requests, so no handler
@@ -95,6 +108,7 @@ export async function startCoordinator(options: CoordinatorOptions = {}): Promis
       while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await app.close();
       await store.close();
+      await blobs.close?.();
     },
   };
 }

@@ -1,6 +1,7 @@
 // Fetching another task's output (a graph's encoded chunk, the audio track) to a local file. The
 // bytes are hashed on the way in and compared with the SHA-256 the coordinator recorded at upload
-// (its ETag), so a merge never stitches a chunk that was cut short or altered in between.
+// (its ETag, or, when the download was redirected to S3, the object's sha256 metadata), so a
+// merge never stitches a chunk that was cut short or altered in between.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { VidfleetError } from '../protocol/index.js';
 
 export async function fetchArtifact(client: VidfleetClient, jobId: string, name: string, path: string, signal?: AbortSignal): Promise<void> {
   const response = await client.downloadArtifact(jobId, name, signal);
-  const expected = /^"([0-9a-f]{64})"$/.exec(String(response.headers.etag ?? ''))?.[1];
+  const expected = /^"([0-9a-f]{64})"$/.exec(String(response.headers.etag ?? ''))?.[1] ?? /^[0-9a-f]{64}$/.exec(String(response.headers['x-amz-meta-sha256'] ?? ''))?.[0];
   const hash = createHash('sha256');
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {

@@ -9,11 +9,14 @@ import { println, UsageError } from '../output.js';
 import { intOption, type Parsed } from '../args.js';
 
 /**
- * Where a coordinator listens and keeps its state: --port, --host, --data, and --db (else
- * VIDFLEET_DB, else the SQLite file under --data) with --db-schema for PostgreSQL; where it publishes events: --mqtt (else
- * VIDFLEET_MQTT) and --mqtt-prefix.
+ * Where a coordinator listens and keeps its state: --port, --host, --data, --db (else
+ * VIDFLEET_DB, else the SQLite file under --data) with --db-schema for PostgreSQL, and --storage
+ * (else VIDFLEET_STORAGE, else store/ under --data); where it publishes events: --mqtt (else
+ * VIDFLEET_MQTT) and --mqtt-prefix. S3 credentials come only from the AWS SDK's usual places
+ * (environment, ~/.aws, instance roles), never from the command line, where other users could read them.
  */
 function placeOptions(args: Parsed): CoordinatorOptions {
+  const direct = args.values['s3-direct-downloads'] as boolean | undefined;
   return {
     port: intOption(args, 'port', 8000),
     host: args.values.host as string | undefined,
@@ -22,7 +25,17 @@ function placeOptions(args: Parsed): CoordinatorOptions {
     dbSchema: (args.values['db-schema'] as string | undefined) ?? (process.env.VIDFLEET_DB_SCHEMA || undefined),
     mqttUrl: (args.values.mqtt as string | undefined) ?? (process.env.VIDFLEET_MQTT || undefined),
     mqttPrefix: args.values['mqtt-prefix'] as string | undefined,
+    storage: (args.values.storage as string | undefined) ?? (process.env.VIDFLEET_STORAGE || undefined),
+    s3Endpoint: (args.values['s3-endpoint'] as string | undefined) ?? (process.env.VIDFLEET_S3_ENDPOINT || undefined),
+    s3Region: (args.values['s3-region'] as string | undefined) ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || undefined),
+    s3DirectDownloads: direct ?? (/^(1|true|yes)$/i.test(process.env.VIDFLEET_S3_DIRECT_DOWNLOADS ?? '') || undefined),
   };
+}
+
+/** Where blobs go, for the start-up banner. */
+function storageLine(config: { storage: string; s3Endpoint?: string; s3DirectDownloads: boolean }): string {
+  if (!config.storage.startsWith('s3://')) return config.storage;
+  return `${config.storage}${config.s3Endpoint ? ` at ${config.s3Endpoint}` : ''}${config.s3DirectDownloads ? ', direct downloads' : ''}`;
 }
 
 function untilSignal(): Promise<NodeJS.Signals> {
@@ -39,7 +52,7 @@ export async function upCommand(args: Parsed): Promise<number> {
     workerConcurrency: intOption(args, 'concurrency', 1),
   });
   println(`vidfleet is up at ${fleet.coordinator.url}`);
-  println(`  data: ${fleet.coordinator.config.dataDir} (database ${redact(fleet.coordinator.config.db)}, files ${fleet.coordinator.config.storeDir})`);
+  println(`  data: ${fleet.coordinator.config.dataDir} (database ${redact(fleet.coordinator.config.db)}, files ${storageLine(fleet.coordinator.config)})`);
   println(`  workers: ${fleet.workers.length} local process(es)`);
   println(`  try: VIDFLEET_URL=${fleet.coordinator.url} npx vidfleet submit thumbnail path/to/video.mp4 --wait`);
   println('Press Ctrl-C to stop.');
@@ -57,7 +70,7 @@ export async function coordinatorCommand(args: Parsed): Promise<number> {
     maxUploadBytes: args.values['max-upload'] === undefined ? undefined : intOption(args, 'max-upload', 0),
     logLevel: 'info',
   });
-  println(`vidfleet coordinator listening on ${coordinator.url} (data ${coordinator.config.dataDir})`);
+  println(`vidfleet coordinator listening on ${coordinator.url} (data ${coordinator.config.dataDir}, files ${storageLine(coordinator.config)})`);
   await untilSignal();
   await coordinator.close();
   return 0;

@@ -24,6 +24,7 @@ export function safeFileName(name: string | undefined, fallback: string): string
 
 export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, blobs, config } = deps;
+  const direct = config.s3DirectDownloads ? { ttlSeconds: config.s3PresignTtlSeconds } : undefined;
 
   void app.register(async (scope) => {
     acceptRawBodies(scope);
@@ -45,7 +46,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
   app.get('/v1/blobs/*', async (request, reply) => {
     const key = (request.params as { '*': string })['*'];
     if (!isSafeStoreKey(key)) throw new VidfleetError('BLOB_NOT_FOUND', `"${key}" is not a valid store key.`);
-    return sendBlob(request, reply, blobs, key, { contentType: 'application/octet-stream' });
+    return sendBlob(request, reply, blobs, key, { contentType: 'application/octet-stream' }, direct);
   });
 
   // A URL ffmpeg can read a stored blob from without signing (see auth/blob-tokens.ts). On a
@@ -71,6 +72,6 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
       if (!(await store.getJob(id))) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
       throw new VidfleetError('ARTIFACT_NOT_FOUND', `Job ${id} has no artifact "${name}".`);
     }
-    return sendBlob(request, reply, blobs, artifact.key, { contentType: artifact.contentType, filename: basename(name), sha256: artifact.sha256 });
+    return sendBlob(request, reply, blobs, artifact.key, { contentType: artifact.contentType, filename: basename(name), sha256: artifact.sha256 }, direct);
   });
 }
