@@ -1,8 +1,9 @@
-// Issue 7's promise with real processes: two coordinators on one PostgreSQL schema, three worker
-// processes that know both URLs, 500 mixed jobs submitted round-robin, one coordinator killed
-// with SIGKILL halfway → every job completes exactly once, every artifact is stored once with
-// the SHA-256 the API reports, and the workers carry on through the survivor.
-import { createHash } from 'node:crypto';
+// Issue 7's promise with real processes: two coordinators on one PostgreSQL schema sharing one
+// S3 bucket (s3rver), three worker processes that know both URLs, 500 mixed jobs submitted
+// round-robin, one coordinator killed with SIGKILL halfway → every job completes exactly once,
+// every artifact is in the bucket once with the SHA-256 the API reports, and the workers carry
+// on through the survivor.
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { VidfleetClient } from '../../src/client/api-client.js';
 import { generateSampleClip } from '../../src/media/sample.js';
 import type { Job, SubmitJobBody } from '../../src/protocol/index.js';
 import { PgTestSchemas, pgAvailable } from '../helpers/postgres.js';
+import { startS3rver, type TestS3 } from '../helpers/s3rver.js';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startVidfleet, waitForOutput, type Proc } from '../helpers/processes.js';
 
 const pg = await pgAvailable();
@@ -18,24 +21,31 @@ const schemas = pg.url ? new PgTestSchemas(pg.url) : null;
 if (!schemas) process.stderr.write(`[vidfleet tests] coordinator failover on PostgreSQL skipped: ${pg.reason}\n`);
 
 const JOBS = 500;
+const MASTER_KEY = randomBytes(32).toString('hex');
 
 describe.skipIf(!schemas)('two coordinator processes on one PostgreSQL, one killed under load', () => {
   let dir: string;
+  let s3: TestS3;
   const procs: Proc[] = [];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'vidfleet-failover-'));
+    s3 = await startS3rver();
   });
 
   afterAll(async () => {
     for (const p of procs) await p.kill('SIGKILL');
+    await s3?.stop();
     await schemas?.dropAll();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   async function coordinator(name: string, schema: string): Promise<{ proc: Proc; url: string }> {
-    // One data directory: their blob store is one shared filesystem, as NFS would be.
-    const proc = startVidfleet(['coordinator', '--port', '0', '--data', join(dir, 'data'), '--db', pg.url!, '--db-schema', schema, '--lease-ms', '6000'], { VIDFLEET_LOG: name });
+    // One bucket for both; each its own data directory, one master key (VIDFLEET_MASTER_KEY).
+    const proc = startVidfleet(
+      ['coordinator', '--port', '0', '--data', join(dir, name), '--db', pg.url!, '--db-schema', schema, '--lease-ms', '6000', '--storage', `s3://${s3.bucket}/fleet`, '--s3-endpoint', s3.endpoint],
+      { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, AWS_REGION: s3.region, VIDFLEET_MASTER_KEY: MASTER_KEY },
+    );
     procs.push(proc);
     const [, url] = (await waitForOutput(proc, /listening on (http:\/\/\S+)/)) as unknown as [string, string];
     return { proc, url };
@@ -102,6 +112,23 @@ describe.skipIf(!schemas)('two coordinator processes on one PostgreSQL, one kill
         }
       }
       expect(artifacts).toBeGreaterThan(50);
+      // The bucket holds each artifact of every job once, with the recorded bytes: every recorded
+      // key exists, and no object under jobs/ is left that no artifact row names.
+      const recorded = new Map<string, string>();
+      for (const job of jobs) for (const a of await viaB.listArtifacts(job.id)) recorded.set(`fleet/${a.key}`, a.sha256);
+      const inBucket: string[] = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: 'fleet/jobs/', ContinuationToken: token }));
+        inBucket.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.NextContinuationToken;
+      } while (token);
+      expect(inBucket.sort()).toEqual([...recorded.keys()].sort());
+      for (const key of [...recorded.keys()].filter((_, i) => i % 25 === 0)) {
+        const object = await s3.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
+        const bytes = Buffer.from(await object.Body!.transformToByteArray());
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(recorded.get(key));
+      }
       // The workers went on through the survivor: all still online there.
       const workers = await viaB.listWorkers();
       expect(workers.filter((w) => w.status === 'online').length).toBe(3);
