@@ -34,6 +34,28 @@ export function mqttTopic(prefix: string, e: Pick<FeedEvent, 'jobId' | 'workerId
   return e.jobId !== null ? `${prefix}/jobs/${e.jobId}` : `${prefix}/workers/${e.workerId ?? 'unknown'}`;
 }
 
+/**
+ * The promise, or a rejection once `signal` aborts: a publish waiting for an unreachable broker
+ * must not hold a stopping coordinator (mqtt.js may leave it pending after a forced end).
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('stopped'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new Error('stopped'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 export class MqttPublisher {
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly client: MqttClient;
@@ -74,7 +96,7 @@ export class MqttPublisher {
         const events = await this.store.listFeed({ limit: PAGE, ...(cursor !== undefined && { after: cursor }) });
         for (const e of events) {
           if (stop.aborted) return;
-          await this.client.publishAsync(mqttTopic(this.options.prefix, e), JSON.stringify(e), { qos: 1 });
+          await untilAborted(this.client.publishAsync(mqttTopic(this.options.prefix, e), JSON.stringify(e), { qos: 1 }), stop);
           cursor = e.cursor;
         }
         if (events.length > 0 && !(await this.store.saveSingletonCursor(MQTT_SINGLETON, this.holder, cursor!))) {
@@ -99,9 +121,8 @@ export class MqttPublisher {
 
   async stop(): Promise<void> {
     this.stopping.abort();
-    // Forced first: a publish waiting for an unreachable broker then fails instead of holding the loop.
-    await this.client.endAsync(true).catch(() => undefined);
     await this.loop;
+    await this.client.endAsync(true).catch(() => undefined);
     if (this.leader) await this.store.releaseSingleton(MQTT_SINGLETON, this.holder).catch(() => undefined);
   }
 }
