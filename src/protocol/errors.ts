@@ -42,6 +42,10 @@ export const ERROR_CATALOG = {
   PACKAGE_CHECK_FAILED: { status: 500, retryable: true, hint: 'The HLS/DASH package does not match its renditions (the message names the rendition and file); it is packaged again, and a repeat failure points at the merged rendition files.' },
   CHUNK_CHECK_FAILED: { status: 500, retryable: true, hint: 'An encoded chunk did not match its plan (frame count, first keyframe or timestamps); the chunk is encoded again.' },
   MERGE_CHECK_FAILED: { status: 500, retryable: false, hint: 'The merged rendition did not match the source (frames, seams or A/V sync); re-encode the chunk the message names, then merge again.' },
+  // --- ranged sources and container indexes (screenshots that read only the index and keyframes) ---
+  INDEX_UNSUPPORTED: { status: 422, retryable: false, hint: 'The container or codec cannot be indexed for keyframe-only reads (the message says which); the caller falls back to ffmpeg over a byte-budgeted range bridge.' },
+  RANGE_NOT_SUPPORTED: { status: 422, retryable: false, hint: 'The server ignores HTTP Range requests (answers 200 with the whole file); serve the file from a server that supports ranges, or upload it.' },
+  READ_BUDGET_EXCEEDED: { status: 422, retryable: false, hint: 'Reading this input needed more bytes than the job allows; raise the byte budget or use a file with an index (faststart MP4, MKV with Cues).' },
   FFMPEG_MISSING: { status: 500, retryable: true, hint: 'Install ffmpeg on the worker: apt-get install -y ffmpeg.' },
   FFMPEG_FAILED: { status: 500, retryable: true, hint: 'See the task log for the ffmpeg error.' },
   WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },
