@@ -28,7 +28,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '500' },
     rounds: { type: 'string', default: '3' },
-    systems: { type: 'string', default: 'vidfleet-sqlite,vidfleet-postgres,bullmq,pgboss' },
+    systems: { type: 'string', default: 'vidfleet-sqlite,vidfleet-postgres,vidfleet-postgres-2,bullmq,pgboss' },
     'claim-depths': { type: 'string', default: '10000,100000,1000000' },
     'claim-pg-depths': { type: 'string', default: '10000,100000' },
     'claim-samples': { type: 'string', default: '300' },
@@ -73,12 +73,14 @@ function makeSystem(id: string): SystemUnderTest {
       return new VidfleetSystem(FLEET, { kind: 'sqlite' });
     case 'vidfleet-postgres':
       return new VidfleetSystem(FLEET, { kind: 'postgres', url: PG_URL, schema: `vidfleet_bench_${RUN_ID}` });
+    case 'vidfleet-postgres-2':
+      return new VidfleetSystem(FLEET, { kind: 'postgres', url: PG_URL, schema: `vidfleet_bench2_${RUN_ID}`, coordinators: 2 });
     case 'bullmq':
       return new BullmqSystem(FLEET, { host: REDIS_HOST, port: Number(REDIS_PORT), prefix: `vidfleet-bench-${RUN_ID}`, queue: 'dispatch' });
     case 'pgboss':
       return new PgBossSystem(FLEET, { connectionString: PG_URL, schema: `vidfleet_bench_pgboss_${RUN_ID}`, queue: 'dispatch' });
     default:
-      throw new Error(`unknown system ${id} (known: vidfleet-sqlite, vidfleet-postgres, bullmq, pgboss)`);
+      throw new Error(`unknown system ${id} (known: vidfleet-sqlite, vidfleet-postgres, vidfleet-postgres-2, bullmq, pgboss)`);
   }
 }
 
@@ -421,7 +423,7 @@ async function main(): Promise<void> {
   const { redis, pg: pgProblem } = await preflight();
   if (!values['skip-dispatch']) {
     const wanted = values.systems!.split(',').map((s) => s.trim()).filter(Boolean);
-    const runnable = wanted.filter((id) => !((id === 'bullmq' && redis) || ((id === 'pgboss' || id === 'vidfleet-postgres') && pgProblem)));
+    const runnable = wanted.filter((id) => !((id === 'bullmq' && redis) || ((id === 'pgboss' || id.startsWith('vidfleet-postgres')) && pgProblem)));
     const results = await runDispatch(runnable);
     for (const id of wanted.filter((w) => !runnable.includes(w))) {
       const label = makeSystem(id).label;

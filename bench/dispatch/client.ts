@@ -18,11 +18,13 @@ interface Submitter {
 async function connect(target: ClientTarget): Promise<Submitter> {
   switch (target.system) {
     case 'vidfleet': {
-      const client = new VidfleetClient(target.url);
+      // Several coordinators (comma-separated): submits take turns, as behind a round-robin balancer.
+      const clients = target.url.split(',').map((url) => new VidfleetClient(url));
+      let turn = 0;
       return {
         // `input` is never read for noop; the API still wants one.
-        submit: async () => (await client.submitJob({ kind: 'noop', input: 'none', params: {} })).id,
-        close: async () => {},
+        submit: async () => (await clients[turn++ % clients.length]!.submitJob({ kind: 'noop', input: 'none', params: {} })).id,
+        close: async () => clients.forEach((c) => c.close()),
       };
     }
     case 'bullmq': {

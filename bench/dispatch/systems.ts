@@ -1,6 +1,7 @@
 // The systems bench/dispatch compares, behind one shape: start the broker side and the worker
 // processes, say when a set of submitted tasks has finished, read back when each was claimed and
 // started, and clean up everything the run created.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,13 +80,16 @@ export class VidfleetSystem implements SystemUnderTest {
     'claimed = the coordinator\'s `task.claimed` event (claim transaction); running = its `task.running` event, written when the worker\'s "started" report for the attempt (batched: it rides on the worker\'s next claim or an `/acks` request, sent as it starts the task) reaches the coordinator — so it includes one worker→coordinator request. Both stamped Date.now() by the coordinator, i.e. floored to whole ms, so these latencies read 0–1 ms low.';
   private fleet: LocalFleet | null = null;
   private dir: string | null = null;
+  /** The second coordinator (a process of its own) of the two-coordinator configuration. */
+  private second: { child: ChildProcess; url: string } | null = null;
 
   constructor(
     private readonly fleetSize: Fleet,
-    private readonly db: { kind: 'sqlite' } | { kind: 'postgres'; url: string; schema: string },
+    private readonly db: { kind: 'sqlite' } | { kind: 'postgres'; url: string; schema: string; coordinators?: 2 },
   ) {
-    this.id = `vidfleet-${db.kind}`;
-    this.label = `vidfleet (${db.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`;
+    const two = db.kind === 'postgres' && db.coordinators === 2;
+    this.id = two ? 'vidfleet-postgres-2' : `vidfleet-${db.kind}`;
+    this.label = two ? 'vidfleet (PostgreSQL, 2 coordinators)' : `vidfleet (${db.kind === 'sqlite' ? 'SQLite' : 'PostgreSQL'})`;
   }
 
   async start(): Promise<void> {
@@ -95,7 +99,14 @@ export class VidfleetSystem implements SystemUnderTest {
     // Loaded here, not at the top: the competitors and the claim measurement still run while the
     // coordinator's module graph is broken in a work-in-progress tree.
     const { startLocalFleet } = await import('../../src/cli/local-fleet.js');
+    if (this.db.kind === 'postgres' && this.db.coordinators === 2) {
+      // Created first so its schema exists (migrated) before the other opens it.
+      this.second = await startChildCoordinator(join(this.dir, 'data-b'), this.db.url, this.db.schema);
+    }
+    const second = this.second?.url;
     this.fleet = await startLocalFleet({
+      // Half the workers go to each coordinator first; each knows the other to fail over to.
+      ...(second !== undefined && { workerCoordinator: (i: number, first: string) => (i % 2 === 0 ? `${first},${second}` : `${second},${first}`) }),
       port: 0,
       dataDir: join(this.dir, 'data'),
       workers: this.fleetSize.workers,
@@ -115,7 +126,8 @@ export class VidfleetSystem implements SystemUnderTest {
   }
 
   client(): ClientTarget {
-    return { system: 'vidfleet', url: this.requireFleet().coordinator.url };
+    const first = this.requireFleet().coordinator.url;
+    return { system: 'vidfleet', url: this.second ? `${first},${this.second.url}` : first };
   }
 
   private requireFleet(): LocalFleet {
@@ -164,6 +176,7 @@ export class VidfleetSystem implements SystemUnderTest {
       { role: 'coordinator (+ bench harness, same process)', pids: [process.pid] },
       { role: 'workers', pids: fleet.workers.map((w) => w.pid).filter((p): p is number => p !== undefined) },
     ];
+    if (this.second?.child.pid !== undefined) roles.push({ role: 'second coordinator', pids: [this.second.child.pid] });
     if (this.db.kind === 'postgres') roles.push({ role: 'PostgreSQL', pids: [], comm: 'postgres' });
     return roles;
   }
@@ -171,10 +184,41 @@ export class VidfleetSystem implements SystemUnderTest {
   async stop(): Promise<void> {
     await this.fleet?.stop();
     this.fleet = null;
+    if (this.second) {
+      const { child } = this.second;
+      this.second = null;
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve).kill('SIGTERM'));
+    }
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
     this.dir = null;
     if (this.db.kind === 'postgres') await dropSchema(this.db.url, this.db.schema);
   }
+}
+
+/** bin/vidfleet.js at the repository root (this file runs as dist/bench/dispatch/systems.js). */
+const CLI = fileURLToPath(new URL('../../../bin/vidfleet.js', import.meta.url));
+
+/** `vidfleet coordinator` in a process of its own on the same schema; resolves with its URL. */
+async function startChildCoordinator(dataDir: string, db: string, schema: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [CLI, 'coordinator', '--port', '0', '--data', dataDir, '--db', db, '--db-schema', schema], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the second coordinator did not start: ${out}`)), 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => reject(new Error(`the second coordinator exited (${code}): ${out}`)));
+  });
+  // Keep reading so a full pipe never blocks it.
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return { child, url };
 }
 
 /** The coordinator does not (yet) open PostgreSQL when asked to. */

@@ -15,13 +15,21 @@ export interface LocalFleet {
 
 const CLI_MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
-export async function startLocalFleet(options: CoordinatorOptions & { workers: number; workerConcurrency?: number; workerLog?: 'inherit' | 'file' }): Promise<LocalFleet> {
+export async function startLocalFleet(
+  options: CoordinatorOptions & {
+    workers: number;
+    workerConcurrency?: number;
+    workerLog?: 'inherit' | 'file';
+    /** The --coordinator each worker is given (default: this coordinator's URL); several coordinators are comma-separated. */
+    workerCoordinator?: (index: number, url: string) => string;
+  },
+): Promise<LocalFleet> {
   const coordinator = await startCoordinator(options);
   const logFile = options.workerLog === 'file' ? createWriteStream(join(coordinator.config.dataDir, 'workers.log'), { flags: 'a' }) : null;
   const workers: ChildProcess[] = [];
   for (let i = 0; i < options.workers; i++) {
     // Local workers hand running tasks back at once when the fleet stops (no drain).
-    const args = [CLI_MAIN, 'worker', '--coordinator', coordinator.url, '--name', `local-${i + 1}`, '--drain-timeout', '0'];
+    const args = [CLI_MAIN, 'worker', '--coordinator', options.workerCoordinator?.(i, coordinator.url) ?? coordinator.url, '--name', `local-${i + 1}`, '--drain-timeout', '0'];
     if (options.workerConcurrency) args.push('--concurrency', String(options.workerConcurrency));
     const child = spawn(process.execPath, args, { stdio: ['ignore', logFile ? 'pipe' : 'inherit', logFile ? 'pipe' : 'inherit'] });
     if (logFile) {

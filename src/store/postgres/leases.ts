@@ -26,13 +26,16 @@ export async function heartbeat(ctx: Ctx, workerId: string, tasks: TaskRef[], le
   // Sorted: for a short list the planner walks the array in order, taking the task locks in id
   // order like every other waiting locker (aggregate.ts).
   const sorted = [...tasks].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
-  const rows = await q<{ id: string | null; attempt: number | null; status: string }>(ctx.pool, HEARTBEAT_SQL, [
+  // In tx(): a deadlock with a claim or a batch of reports locking the same tasks in another
+  // order (seen with two coordinators under bench/dispatch) is retried instead of failing the
+  // heartbeat; one statement, so the extra BEGIN/COMMIT is the whole cost, once per worker per 3 s.
+  const rows = await tx(ctx, (c) => q<{ id: string | null; attempt: number | null; status: string }>(c, HEARTBEAT_SQL, [
     now,
     workerId,
     now + leaseMs,
     sorted.map((t) => t.taskId),
     sorted.map((t) => t.attempt),
-  ]);
+  ]));
   if (!rows.some((r) => r.status === 'worker')) throw new VidfleetError('WORKER_NOT_FOUND', `Worker ${workerId} is not registered.`, { details: { workerId } });
   const held = new Map(rows.filter((r) => r.id !== null).map((r) => [`${r.id} ${r.attempt}`, r.status]));
   return tasks.map((t) => {
