@@ -56,11 +56,11 @@ export interface AuthHeader {
   sig: string;
 }
 
-const unauthorized = (why: string): VidfleetError => new VidfleetError('UNAUTHORIZED', why);
+const unauthorized = (why: string): VidfleetError => new VidfleetError('AUTH_MALFORMED', why);
 
-/** Parses an authorization header; throws UNAUTHORIZED saying what is wrong with it. */
+/** Parses an authorization header; throws AUTH_REQUIRED or AUTH_MALFORMED saying what is wrong with it. */
 export function parseAuthHeader(header: string | undefined): AuthHeader {
-  if (!header) throw unauthorized(`This coordinator requires signed requests: send an "authorization: ${AUTH_SCHEME} key=…, ts=…, nonce=…, sig=…" header (the vidfleet CLI and worker sign when VIDFLEET_KEY is set).`);
+  if (!header) throw new VidfleetError('AUTH_REQUIRED', `This coordinator requires signed requests: send an "authorization: ${AUTH_SCHEME} key=…, ts=…, nonce=…, sig=…" header (the vidfleet CLI and worker sign when VIDFLEET_KEY is set).`);
   if (!header.startsWith(`${AUTH_SCHEME} `)) throw unauthorized(`The authorization header must use the ${AUTH_SCHEME} scheme.`);
   const fields = new Map(
     header

@@ -51,7 +51,16 @@ export const ERROR_CATALOG = {
   WORKER_LOST: { status: 500, retryable: true, hint: 'The worker stopped heartbeating; the task is retried elsewhere.' },
   WORKER_SHUTDOWN: { status: 503, retryable: true, hint: 'The worker shut down and handed the task back; another worker takes it at once.' },
   TASK_TIMEOUT: { status: 500, retryable: true, hint: 'The attempt ran past the kind\'s maximum run time; it is retried, or raise the limit.' },
-  UNAUTHORIZED: { status: 401, retryable: false, hint: 'Sign the request with a valid key (VIDFLEET_KEY="<id>:<secret>" from `vidfleet keys create`), with this machine\'s clock within 30 s of the coordinator\'s.' },
+  // One code per reason a signed request is refused (all 401): a client can tell a clock problem
+  // from a wrong secret. A wrong secret and a request changed on the way (method, path, query)
+  // look the same to the coordinator: both are AUTH_SIGNATURE_MISMATCH.
+  AUTH_REQUIRED: { status: 401, retryable: false, hint: 'Sign the request: set VIDFLEET_KEY="<id>:<secret>" (from `vidfleet keys create`) for the CLI and workers; see docs/security.md.' },
+  AUTH_MALFORMED: { status: 401, retryable: false, hint: 'The authorization header or body digest is not in the signed-request format; see docs/security.md.' },
+  AUTH_KEY_INVALID: { status: 401, retryable: false, hint: 'The key is unknown or revoked; ask an admin for a key (`vidfleet keys create`).' },
+  AUTH_SIGNATURE_MISMATCH: { status: 401, retryable: false, hint: 'Check the secret, and that nothing between you and the coordinator rewrites the method, path or query.' },
+  AUTH_EXPIRED: { status: 401, retryable: false, hint: 'Signatures are good for 30 s either side of the coordinator\'s clock; fix this machine\'s clock (NTP).' },
+  AUTH_REPLAYED: { status: 401, retryable: false, hint: 'Every request needs a fresh nonce and signature; do not resend a signed request as is.' },
+  AUTH_BODY_MISMATCH: { status: 401, retryable: false, hint: 'The body differs from the digest the request was signed with: it was changed on the way, or the client hashed something else.' },
   FORBIDDEN: { status: 403, retryable: false, hint: 'Use a key whose role allows this (admin, client or worker; see docs/security.md).' },
   // --- torrent inputs (the torrent source on a worker) ---
   TORRENT_NO_VIDEO: { status: 422, retryable: false, hint: 'The torrent holds no video file (by extension); the message lists its files. Name one with the job\'s file parameter if it is a video.' },

@@ -56,7 +56,7 @@ beforeAll(async () => {
   creds.worker2 = await makeKey('worker', 'farm-2');
   // The coordinator notices the keys within its 2 s cache.
   const deadline = Date.now() + 5_000;
-  while ((await codeOf(client(null).listJobs())) !== 'UNAUTHORIZED' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while ((await codeOf(client(null).listJobs())) !== 'AUTH_REQUIRED' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 });
 
 afterAll(async () => {
@@ -68,7 +68,7 @@ describe('signed requests', () => {
     const res = await fetch(`${fleet.coordinator.url}/v1/jobs`);
     expect(res.status).toBe(401);
     const body = (await res.json()) as { code: string; message: string };
-    expect(body.code).toBe('UNAUTHORIZED');
+    expect(body.code).toBe('AUTH_REQUIRED');
     expect(body.message).toMatch(/VIDFLEET_KEY/);
     // Health stays open for probes.
     expect((await fetch(`${fleet.coordinator.url}/healthz`)).status).toBe(200);
@@ -108,12 +108,14 @@ describe('signed requests', () => {
     const c = creds.alice!;
     const s = signed(c, 'GET', '/v1/jobs?limit=1');
     expect((await fetch(`${fleet.coordinator.url}/v1/jobs?limit=1`, { headers: signed(c, 'GET', '/v1/jobs?limit=1').headers })).status).toBe(200);
-    expect((await fetch(`${fleet.coordinator.url}/v1/jobs?limit=2`, { headers: s.headers })).status).toBe(401);
+    const requery = await fetch(`${fleet.coordinator.url}/v1/jobs?limit=2`, { headers: s.headers });
+    expect(requery.status).toBe(401);
+    expect(((await requery.json()) as { code: string }).code).toBe('AUTH_SIGNATURE_MISMATCH');
     const body = JSON.stringify(noop);
     const sb = signed(c, 'POST', '/v1/jobs', body);
     const tampered = await fetch(`${fleet.coordinator.url}/v1/jobs`, { method: 'POST', headers: sb.headers, body: JSON.stringify({ ...noop, priority: 9 }) });
     expect(tampered.status).toBe(401);
-    expect(((await tampered.json()) as { message: string }).message).toMatch(/body does not match/);
+    expect(await tampered.json()).toMatchObject({ code: 'AUTH_BODY_MISMATCH', message: expect.stringMatching(/body does not match/) });
   });
 
   it('refuses a replay, a stale or future timestamp, an unknown key, a wrong secret', async () => {
@@ -122,13 +124,13 @@ describe('signed requests', () => {
     expect((await fetch(`${fleet.coordinator.url}/v1/jobs`, { headers: once.headers })).status).toBe(200);
     const replay = await fetch(`${fleet.coordinator.url}/v1/jobs`, { headers: once.headers });
     expect(replay.status).toBe(401);
-    expect(((await replay.json()) as { message: string }).message).toMatch(/seen before/);
+    expect(await replay.json()).toMatchObject({ code: 'AUTH_REPLAYED', message: expect.stringMatching(/seen before/) });
     const stale = signRequest(c, 'GET', '/v1/jobs', EMPTY_SHA256, Date.now() - 31_000);
-    expect(((await (await fetch(`${fleet.coordinator.url}/v1/jobs`, { headers: stale })).json()) as { message: string }).message).toMatch(/31 s ago/);
+    expect(await (await fetch(`${fleet.coordinator.url}/v1/jobs`, { headers: stale })).json()).toMatchObject({ code: 'AUTH_EXPIRED', message: expect.stringMatching(/31 s ago/) });
     const future = signRequest(c, 'GET', '/v1/jobs', EMPTY_SHA256, Date.now() + 40_000);
     expect((await fetch(`${fleet.coordinator.url}/v1/jobs`, { headers: future })).status).toBe(401);
-    expect(await codeOf(client({ keyId: 'key_nope', secret: 'x' }).listJobs())).toBe('UNAUTHORIZED');
-    expect(await codeOf(client({ keyId: c.keyId, secret: 'wrong' }).listJobs())).toBe('UNAUTHORIZED');
+    expect(await codeOf(client({ keyId: 'key_nope', secret: 'x' }).listJobs())).toBe('AUTH_KEY_INVALID');
+    expect(await codeOf(client({ keyId: c.keyId, secret: 'wrong' }).listJobs())).toBe('AUTH_SIGNATURE_MISMATCH');
   });
 
   it('scopes clients to their own jobs and keeps them off fleet and worker routes', async () => {
@@ -154,6 +156,19 @@ describe('signed requests', () => {
     expect(await codeOf(client(creds.worker2!).heartbeat(workerId, []))).toBe('FORBIDDEN');
     expect(await codeOf(client(creds.worker2!).claim(workerId, 1, 0))).toBe('FORBIDDEN');
     expect(await codeOf(w1.submitJob(noop))).toBe('FORBIDDEN');
+    // Its own worker completing a task it does not hold: 409, the store's fence.
+    await client(creds.alice!).submitJob(noop);
+    const other = await w1.registerWorker({ name: 'b', hostname: 'h', capabilities: caps });
+    const [task] = (await w1.claim(other.workerId, 1, 0)).tasks;
+    expect(task).toBeDefined();
+    const stale = await fetch(`${fleet.coordinator.url}/v1/workers/${workerId}/tasks/${task!.taskId}/complete`, {
+      method: 'POST',
+      ...signed(creds.worker!, 'POST', `/v1/workers/${workerId}/tasks/${task!.taskId}/complete`, JSON.stringify({ attempt: task!.attempt, result: null })),
+    });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { code: string }).code).toBe('STALE_ATTEMPT');
+    await w1.complete(other.workerId, task!.taskId, task!.attempt, null);
+    await w1.deregisterWorker(other.workerId);
     await w1.deregisterWorker(workerId);
   });
 
@@ -175,7 +190,7 @@ describe('signed requests', () => {
     expect(await codeOf(client(dave).listJobs())).toBe('ok');
     expect(await fleet.coordinator.store.revokeApiKey(dave.keyId)).toBe(true);
     await new Promise((r) => setTimeout(r, 2_100));
-    expect(await codeOf(client(dave).listJobs())).toBe('UNAUTHORIZED');
+    expect(await codeOf(client(dave).listJobs())).toBe('AUTH_KEY_INVALID');
   });
 });
 

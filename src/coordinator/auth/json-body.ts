@@ -11,7 +11,7 @@ export function installSignedJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const declared = request.principal?.contentSha256;
     if (declared && createHash('sha256').update(body as Buffer).digest('hex') !== declared) {
-      done(new VidfleetError('UNAUTHORIZED', `The body does not match the ${CONTENT_SHA256_HEADER} the request was signed with.`), undefined);
+      done(new VidfleetError('AUTH_BODY_MISMATCH', `The body does not match the ${CONTENT_SHA256_HEADER} the request was signed with.`), undefined);
       return;
     }
     parse(request, (body as Buffer).toString('utf8'), done);

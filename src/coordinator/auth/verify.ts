@@ -51,7 +51,7 @@ export class Authenticator {
     const params = new URLSearchParams(query);
     const key = path.slice(BLOB_PREFIX.length).split('/').map(decodeURIComponent).join('/');
     if (!blobTokenValid(this.masterKey, key, params.get('exp') ?? undefined, params.get('sig') ?? undefined)) {
-      throw new VidfleetError('UNAUTHORIZED', 'This blob URL is expired or was not made by this deployment; ask for a new one (POST /v1/blob-urls).');
+      throw new VidfleetError('AUTH_SIGNATURE_MISMATCH', 'This blob URL is expired or was not made by this deployment; ask for a new one (POST /v1/blob-urls).');
     }
     return BLOB_READER;
   }
@@ -82,19 +82,19 @@ export class Authenticator {
     const auth = parseAuthHeader(request.headers.authorization);
     const declared = request.headers[CONTENT_SHA256_HEADER];
     const contentSha256 = typeof declared === 'string' && declared.length > 0 ? declared.toLowerCase() : EMPTY_SHA256;
-    if (!/^[0-9a-f]{64}$/.test(contentSha256)) throw new VidfleetError('UNAUTHORIZED', `${CONTENT_SHA256_HEADER} must be the body's SHA-256 in hex.`);
+    if (!/^[0-9a-f]{64}$/.test(contentSha256)) throw new VidfleetError('AUTH_MALFORMED', `${CONTENT_SHA256_HEADER} must be the body's SHA-256 in hex.`);
     const skew = auth.timestamp - Date.now();
     if (Math.abs(skew) > CLOCK_WINDOW_MS) {
-      throw new VidfleetError('UNAUTHORIZED', `The request was signed ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'ago' : 'ahead'}; signatures are good for ${CLOCK_WINDOW_MS / 1000} s either side of the coordinator's clock. Check this machine's clock.`);
+      throw new VidfleetError('AUTH_EXPIRED', `The request was signed ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'ago' : 'ahead'}; signatures are good for ${CLOCK_WINDOW_MS / 1000} s either side of the coordinator's clock. Check this machine's clock.`);
     }
     const key = await this.key(auth.keyId);
-    if (key.secret === null) throw new VidfleetError('UNAUTHORIZED', `Key ${auth.keyId} is unknown or revoked.`);
+    if (key.secret === null) throw new VidfleetError('AUTH_KEY_INVALID', `Key ${auth.keyId} is unknown or revoked.`);
     const parts = { method: request.method, path: request.url, timestamp: auth.timestamp, nonce: auth.nonce, contentSha256 };
     if (!signatureMatches(key.secret, parts, auth.sig)) {
-      throw new VidfleetError('UNAUTHORIZED', 'The signature does not match this request (method, path and query, time, nonce, body digest) for that key: check the secret and that the request was not changed on the way.');
+      throw new VidfleetError('AUTH_SIGNATURE_MISMATCH', 'The signature does not match this request (method, path and query, time, nonce, body digest) for that key: check the secret and that the request was not changed on the way.');
     }
     if (!(await this.store.rememberNonce(auth.keyId, auth.nonce, auth.timestamp + CLOCK_WINDOW_MS + 1_000))) {
-      throw new VidfleetError('UNAUTHORIZED', 'This request was seen before (same key and nonce): a replay is refused. Sign every request afresh.');
+      throw new VidfleetError('AUTH_REPLAYED', 'This request was seen before (same key and nonce): a replay is refused. Sign every request afresh.');
     }
     return { keyId: auth.keyId, role: key.role, contentSha256: typeof declared === 'string' ? contentSha256 : null };
   }
