@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { VidfleetError, isSafeStoreKey, type UploadResponse } from '../../protocol/index.js';
+import { ListArtifactsResponse, UploadResponse, VidfleetError, isSafeStoreKey } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { sendBlob } from '../blob-response.js';
+import { metricsOf } from '../metrics.js';
 import { acceptRawBodies, rawBody } from '../raw-body.js';
 
 const UploadQuery = Type.Object({ name: Type.Optional(Type.String({ maxLength: 255 })) });
@@ -18,10 +19,11 @@ export function safeFileName(name: string | undefined, fallback: string): string
 
 export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, blobs, config } = deps;
+  const metrics = metricsOf(deps);
 
   void app.register(async (scope) => {
     acceptRawBodies(scope);
-    scope.post('/v1/uploads', { schema: { querystring: UploadQuery } }, async (request, reply) => {
+    scope.post('/v1/uploads', { schema: { querystring: UploadQuery, response: { 201: UploadResponse } } }, async (request, reply) => {
       const { name } = request.query as { name?: string };
       const declared = Number(request.headers['content-length']);
       if (Number.isFinite(declared) && declared > config.maxUploadBytes) {
@@ -29,6 +31,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
       }
       const key = `uploads/${Date.now().toString(36)}-${randomBytes(4).toString('hex')}/${safeFileName(name, 'upload.bin')}`;
       const stored = await blobs.put(key, rawBody(request), { maxBytes: config.maxUploadBytes });
+      metrics.bytesUploaded('input', stored.size);
       const response: UploadResponse = { key, uri: `store://${key}`, size: stored.size, sha256: stored.sha256 };
       return reply.status(201).send(response);
     });
@@ -40,7 +43,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     return sendBlob(request, reply, blobs, key, { contentType: 'application/octet-stream' });
   });
 
-  app.get('/v1/jobs/:id/artifacts', async (request) => {
+  app.get('/v1/jobs/:id/artifacts', { schema: { response: { 200: ListArtifactsResponse } } }, async (request) => {
     const { id } = request.params as { id: string };
     if (!(await store.getJob(id))) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
     return { artifacts: await store.listArtifacts(id) };
