@@ -3,6 +3,7 @@
 // store operation it calls is a guarded update, so every coordinator may run it at once.
 import type { FastifyBaseLogger } from 'fastify';
 import type { CoordinatorDeps } from './deps.js';
+import { metricsOf } from './metrics.js';
 
 export interface Janitor {
   runOnce(): Promise<void>;
@@ -32,8 +33,11 @@ function every(ms: number, task: () => Promise<void>, log: FastifyBaseLogger, wh
 
 export function startJanitor(deps: CoordinatorDeps, log: FastifyBaseLogger): Janitor {
   const { store, blobs, config } = deps;
+  const metrics = metricsOf(deps);
   const runOnce = async (): Promise<void> => {
-    const { requeued, failed, canceled } = await store.requeueExpiredLeases();
+    const expired = await store.requeueExpiredLeases();
+    metrics.leasesExpired(expired);
+    const { requeued, failed, canceled } = expired;
     if (requeued > 0) deps.tasksReady.notify();
     if (requeued > 0 || failed > 0 || canceled > 0) {
       deps.jobsChanged.notify();

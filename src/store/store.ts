@@ -174,6 +174,18 @@ export interface PruneResult {
   artifactKeys: string[];
 }
 
+/**
+ * What taskCounts() counts: the unfinished states, with `pending` split into tasks a worker may
+ * claim (now or after a retry backoff) and `waiting` ones whose dependencies have not completed.
+ */
+export type OpenTaskState = 'pending' | 'waiting' | 'assigned' | 'running' | 'canceling';
+
+export interface TaskCount {
+  kind: string;
+  status: OpenTaskState;
+  count: number;
+}
+
 export interface Store {
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
@@ -316,6 +328,12 @@ export interface Store {
   takeBlobTrash(limit: number): Promise<string[]>;
   /** Earliest time (ms since epoch) a pending task of these kinds becomes due, or null if none waits. */
   nextDueAt(kinds: string[]): Promise<number | null>;
+  /**
+   * Unfinished tasks by kind and state, in one read (the queue-depth gauge, read at every
+   * scrape). Finished tasks are not counted: they stay in the table until retention prunes them,
+   * and counting them would scan it whole. Only non-zero counts are listed, in no order.
+   */
+  taskCounts(): Promise<TaskCount[]>;
 
   // ---- artifacts ----
   listArtifacts(jobId: string): Promise<Artifact[]>;

@@ -14,6 +14,7 @@ import { graphTests } from './conformance/graphs.js';
 import { logTests } from './conformance/logs.js';
 import { cancelTests } from './conformance/cancel.js';
 import { claimingTests } from './conformance/claiming.js';
+import { countTests } from './conformance/counts.js';
 import { createHarness, type ConformanceHooks, type MakeStore } from './conformance/harness.js';
 import { idempotencyTests, jobTests } from './conformance/jobs.js';
 import { leaseTests, runDeadlineTests } from './conformance/leases.js';
@@ -41,5 +42,6 @@ export function runStoreConformance(name: string, makeStore: MakeStore, hooks: C
     retentionTests(h);
     feedTests(h);
     keyTests(h);
+    countTests(h);
   });
 }

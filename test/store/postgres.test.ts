@@ -4,6 +4,7 @@
 // queue depth. Skipped, saying why, when no server answers on 127.0.0.1:5432.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLAIM_SQL } from '../../src/store/postgres/claim.js';
+import { TASK_COUNTS_SQL } from '../../src/store/postgres/counts.js';
 import { PostgresStore } from '../../src/store/postgres/index.js';
 import { EXPIRED_SQL } from '../../src/store/postgres/leases.js';
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.js';
@@ -119,6 +120,22 @@ describe.skipIf(!schemas)(schemas ? 'PostgreSQL store' : `PostgreSQL store — S
       if (process.env.VIDFLEET_TEST_PLANS) process.stdout.write(`${claim}\n\n${expired}\n\n${prune}\n`);
       expect(prune).toMatch(/Index Scan using jobs_finished on jobs/);
       expect(prune).not.toMatch(/Seq Scan on (jobs|tasks)/);
+    });
+
+    it('counts unfinished tasks (the /metrics queue gauge) through the partial indexes, never reading finished rows', async () => {
+      const s = await open();
+      await bulkTasks(pgs, s.schema, 20_000, ['noop', 'probe'], { analyze: false });
+      // As a day of work leaves it: most tasks finished (all but every 16th: ids end in hex), a few held.
+      await pgs.sql(s.schema, `UPDATE tasks SET status = 'completed', finished_at = created_at WHERE id NOT LIKE '%0'`);
+      const w = (await s.registerWorker({ name: 'w', hostname: 'h', capabilities: CAPS })).id;
+      await s.claimTasks({ workerId: w, kinds: ['noop'], max: 50, leaseMs: 60_000 });
+      await pgs.pool().query(`VACUUM ANALYZE "${s.schema}".tasks`); // not in a transaction, as pgs.sql runs one
+      const plan = (await pgs.sql<{ 'QUERY PLAN': string }>(s.schema, `EXPLAIN ${TASK_COUNTS_SQL}`)).map((r) => r['QUERY PLAN']).join('\n');
+      if (process.env.VIDFLEET_TEST_PLANS) process.stdout.write(`${plan}\n`);
+      expect(plan).toMatch(/tasks_due/);
+      expect(plan).toMatch(/tasks_lease|tasks_run_deadline/);
+      expect(plan).not.toMatch(/Seq Scan/);
+      expect(Object.fromEntries((await s.taskCounts()).map((c) => [`${c.kind} ${c.status}`, c.count]))).toEqual({ 'noop pending': 1200, 'noop assigned': 50 });
     });
 
     it('a reader following one busy job with afterId never skips an event', async () => {

@@ -12,6 +12,7 @@ import ts from 'typescript';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isId, newId } from '../../src/store/ids.js';
 import { CLAIM_CANDIDATES_SQL, CLAIM_UNFILTERED_SQL } from '../../src/store/sqlite/claim.js';
+import { TASK_COUNTS_SQL } from '../../src/store/sqlite/counts.js';
 import { EXPIRED_SQL, OVERDUE_SQL } from '../../src/store/sqlite/leases.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/sqlite/migrations.js';
 import { openSqliteStore, SqliteStore } from '../../src/store/sqlite/index.js';
@@ -95,7 +96,7 @@ describe('SqliteStore specifics', () => {
     }
   });
 
-  it('claims, finds expired leases and overdue attempts, and picks jobs to prune with single index range scans, no sort', async () => {
+  it('claims, finds expired leases and overdue attempts, and picks jobs to prune with single index range scans, no sort; counts the queue by partial indexes', async () => {
     const path = join(tempDir(), 'vidfleet.db');
     await open(path);
     const db = new Database(path, { readonly: true });
@@ -114,6 +115,12 @@ describe('SqliteStore specifics', () => {
       expect(prune.join('\n')).not.toMatch(/TEMP B-TREE|SCAN tasks/);
       expect(prune.join('\n')).toMatch(/SEARCH tasks USING INDEX tasks_job \(job_id=\?\)/);
       expect(plan(EXPIRED_KEYS_SQL, 0, 10).join('\n')).toMatch(/SEARCH idempotency_keys USING (COVERING )?INDEX idempotency_keys_expires \(expires_at<\?\)/);
+      // The /metrics queue gauge: one partial index per state, never the finished rows.
+      const counts = plan(TASK_COUNTS_SQL).join('\n');
+      expect(counts).toMatch(/SCAN tasks USING COVERING INDEX tasks_due/);
+      expect(counts).toMatch(/SCAN tasks USING INDEX tasks_waiting/);
+      expect(counts).toMatch(/SCAN tasks USING INDEX (tasks_lease|tasks_run_deadline)/);
+      expect(counts).not.toMatch(/SCAN tasks$/m);
     } finally {
       db.close();
     }

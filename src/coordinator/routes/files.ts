@@ -3,9 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { VidfleetError, isSafeStoreKey, type UploadResponse } from '../../protocol/index.js';
+import { ListArtifactsResponse, UploadResponse, VidfleetError, isSafeStoreKey } from '../../protocol/index.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { sendBlob } from '../blob-response.js';
+import { metricsOf } from '../metrics.js';
 import { acceptRawBodies, rawBody } from '../raw-body.js';
 import { principalOf } from '../auth/principal.js';
 import { MAX_BLOB_URL_SECONDS, blobTokenQuery } from '../auth/blob-tokens.js';
@@ -25,10 +26,11 @@ export function safeFileName(name: string | undefined, fallback: string): string
 export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, blobs, config } = deps;
   const direct = config.s3DirectDownloads ? { ttlSeconds: config.s3PresignTtlSeconds } : undefined;
+  const metrics = metricsOf(deps);
 
   void app.register(async (scope) => {
     acceptRawBodies(scope);
-    scope.post('/v1/uploads', { schema: { querystring: UploadQuery } }, async (request, reply) => {
+    scope.post('/v1/uploads', { schema: { querystring: UploadQuery, response: { 201: UploadResponse } } }, async (request, reply) => {
       const { name } = request.query as { name?: string };
       const declared = Number(request.headers['content-length']);
       if (Number.isFinite(declared) && declared > config.maxUploadBytes) {
@@ -38,6 +40,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
       // A signed upload declared its digest up front: the bytes must match it.
       const signed = principalOf(request).contentSha256;
       const stored = await blobs.put(key, rawBody(request), { maxBytes: config.maxUploadBytes, ...(signed && { expectedSha256: signed }) });
+      metrics.bytesUploaded('input', stored.size);
       const response: UploadResponse = { key, uri: `store://${key}`, size: stored.size, sha256: stored.sha256 };
       return reply.status(201).send(response);
     });
@@ -59,7 +62,7 @@ export function registerFileRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     return { path: `${path}?${blobTokenQuery(deps.auth.sealingKey, key, Date.now() + ttlSeconds * 1000)}` };
   });
 
-  app.get('/v1/jobs/:id/artifacts', async (request) => {
+  app.get('/v1/jobs/:id/artifacts', { schema: { response: { 200: ListArtifactsResponse } } }, async (request) => {
     const { id } = request.params as { id: string };
     if (!(await store.getJob(id))) throw new VidfleetError('JOB_NOT_FOUND', `No job ${id}.`);
     return { artifacts: await store.listArtifacts(id) };

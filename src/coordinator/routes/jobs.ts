@@ -104,6 +104,4 @@ export function registerJobRoutes(app: FastifyInstance, deps: CoordinatorDeps): 
   app.get('/v1/kinds', async () => ({
     kinds: Object.values(KINDS).map((k) => ({ name: k.name, description: k.description, params: k.params, maxAttempts: k.maxAttempts })),
   }));
-
-  app.get('/healthz', async () => ({ ok: true }));
 }

@@ -3,23 +3,26 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
-  ARTIFACT_SHA256_HEADER, CompleteBody, FailBody, ProgressBody, TaskLogsBody, VidfleetError, isSafeStoreKey,
-  progressDetailOf, type ErrorBody, type FailResponse, type ProgressResponse,
+  ARTIFACT_SHA256_HEADER, ArtifactSchema, CompleteBody, FailBody, FailResponse, OkResponse, ProgressBody, ProgressResponse, TaskLogsBody, VidfleetError,
+  isSafeStoreKey, progressDetailOf, type ErrorBody,
 } from '../../protocol/index.js';
 import type { AttemptRef } from '../../store/store.js';
 import type { CoordinatorDeps } from '../deps.js';
 import { principalOf } from '../auth/principal.js';
 import { retryDelayMs } from '../config.js';
+import { metricsOf, type AttemptOutcome } from '../metrics.js';
 import { acceptRawBodies, rawBody } from '../raw-body.js';
 
 const TaskParams = Type.Object({ workerId: Type.String(), taskId: Type.String() });
+const ENDED_AS: Record<FailResponse['status'], AttemptOutcome> = { pending: 'retried', failed: 'failed', canceled: 'canceled' };
 const ArtifactParams = Type.Object({ workerId: Type.String(), taskId: Type.String(), attempt: Type.Integer({ minimum: 1 }), '*': Type.String() });
 
 export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps): void {
   const { store, blobs, config, tasksReady, jobsChanged, logsAppended } = deps;
+  const metrics = metricsOf(deps);
   const base = '/v1/workers/:workerId/tasks/:taskId';
 
-  app.post(`${base}/progress`, { schema: { params: TaskParams, body: ProgressBody } }, async (request) => {
+  app.post(`${base}/progress`, { schema: { params: TaskParams, body: ProgressBody, response: { 200: ProgressResponse } } }, async (request) => {
     const { workerId, taskId } = request.params as { workerId: string; taskId: string };
     const body = request.body as ProgressBody;
     const detail = progressDetailOf(body);
@@ -31,7 +34,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     return response;
   });
 
-  app.post(`${base}/logs`, { schema: { params: TaskParams, body: TaskLogsBody } }, async (request) => {
+  app.post(`${base}/logs`, { schema: { params: TaskParams, body: TaskLogsBody, response: { 200: OkResponse } } }, async (request) => {
     const { workerId, taskId } = request.params as { workerId: string; taskId: string };
     const body = request.body as TaskLogsBody;
     await store.appendTaskLogs({ workerId, taskId, attempt: body.attempt }, body.lines);
@@ -39,23 +42,29 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
     return { ok: true };
   });
 
-  app.post(`${base}/complete`, { schema: { params: TaskParams, body: CompleteBody } }, async (request) => {
+  app.post(`${base}/complete`, { schema: { params: TaskParams, body: CompleteBody, response: { 200: OkResponse } } }, async (request) => {
     const { workerId, taskId } = request.params as { workerId: string; taskId: string };
     const body = request.body as CompleteBody;
     await store.completeTask({ workerId, taskId, attempt: body.attempt }, body.result ?? null);
+    metrics.attemptEnded(taskId, body.attempt, 'completed');
     jobsChanged.notify();
     return { ok: true };
   });
 
-  app.post(`${base}/fail`, { schema: { params: TaskParams, body: FailBody } }, async (request) => {
+  app.post(`${base}/fail`, { schema: { params: TaskParams, body: FailBody, response: { 200: FailResponse } } }, async (request) => {
     const { workerId, taskId } = request.params as { workerId: string; taskId: string };
     const body = request.body as FailBody;
+    const handedBack = body.error.code === 'WORKER_SHUTDOWN';
     const status = await store.failTask({ workerId, taskId, attempt: body.attempt }, body.error as ErrorBody, {
       resumeData: body.resumeData,
       // A task handed back by a draining worker did not fail: another worker may take it now.
-      retryDelayMs: body.error.code === 'WORKER_SHUTDOWN' ? 0 : retryDelayMs(config, body.attempt),
+      retryDelayMs: handedBack ? 0 : retryDelayMs(config, body.attempt),
     });
-    if (status === 'pending') tasksReady.notify();
+    metrics.attemptEnded(taskId, body.attempt, ENDED_AS[status]);
+    if (status === 'pending') {
+      metrics.taskRetried(handedBack ? 'handed_back' : 'error');
+      tasksReady.notify();
+    }
     jobsChanged.notify();
     const response: FailResponse = { status };
     return response;
@@ -63,7 +72,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
 
   void app.register(async (scope) => {
     acceptRawBodies(scope);
-    scope.put(`${base}/attempts/:attempt/artifacts/*`, { schema: { params: ArtifactParams } }, async (request, reply) => {
+    scope.put(`${base}/attempts/:attempt/artifacts/*`, { schema: { params: ArtifactParams, response: { 201: ArtifactSchema } } }, async (request, reply) => {
       const p = request.params as { workerId: string; taskId: string; attempt: number; '*': string };
       const name = p['*'];
       if (!isSafeStoreKey(name)) throw new VidfleetError('VALIDATION_FAILED', `Artifact name "${name}" must be a relative path without "..".`);
@@ -89,6 +98,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: CoordinatorDeps):
           sha256: stored.sha256,
           contentType: request.headers['content-type'] ?? 'application/octet-stream',
         });
+        metrics.bytesUploaded('artifact', stored.size);
         if (previous && previous.key !== key) await blobs.delete(previous.key);
         return reply.status(201).send(artifact);
       } catch (err) {

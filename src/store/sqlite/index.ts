@@ -4,9 +4,10 @@
 import type { AckState, ClaimedTask, LeaseState, TaskRef } from '../../protocol/api.js';
 import type { ErrorBody } from '../../protocol/errors.js';
 import type { Artifact, FeedEvent, Job, Worker, WorkerCapabilities } from '../../protocol/model.js';
-import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, ApiKey, FeedQuery, JobEvent, NewApiKey, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store } from '../store.js';
+import type { AttemptRef, ClaimRequest, ProgressExtra, NewLogLine, TaskAcks, TaskLogLine, IdempotencyOptions, ApiKey, FeedQuery, JobEvent, NewApiKey, ListJobsFilter, NewArtifact, NewJob, PruneResult, RequeueResult, Store, TaskCount } from '../store.js';
 import type { GraphExpanders, ReadyListener } from '../graph.js';
 import { cancelJob } from './cancel.js';
+import { taskCounts } from './counts.js';
 import * as artifacts from './artifacts.js';
 import { claimTasks } from './claim.js';
 import { acknowledge } from './acks.js';
@@ -219,6 +220,10 @@ export class SqliteStore implements Store {
 
   async nextDueAt(kinds: string[]): Promise<number | null> {
     return leases.nextDueAt(this.ctx, kinds);
+  }
+
+  async taskCounts(): Promise<TaskCount[]> {
+    return taskCounts(this.ctx);
   }
 
   async listArtifacts(jobId: string): Promise<Artifact[]> {

@@ -215,6 +215,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_owner_created ON jobs (owner, created_at) WHERE owner IS NOT NULL;
   ALTER TABLE workers ADD COLUMN owner TEXT;
   `,
+  // 8: taskCounts (the /metrics queue gauge) counts waiting tasks without scanning the table.
+  // Claimable pending and held tasks already have partial indexes; tasks that never wait (every
+  // task outside a graph) never enter this one, so it costs the dispatch path nothing.
+  `
+  CREATE INDEX tasks_waiting ON tasks (kind) WHERE status = 'pending' AND waiting_on > 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
