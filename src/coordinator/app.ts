@@ -5,6 +5,7 @@ import { installErrorHandlers } from './http-errors.js';
 import { installAuthentication } from './auth/verify.js';
 import { installAuthorization } from './auth/policy.js';
 import { installSignedJsonParser } from './auth/json-body.js';
+import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerFileRoutes } from './routes/files.js';
 import { registerJobRoutes } from './routes/jobs.js';
@@ -29,5 +30,6 @@ export function buildCoordinatorApp(deps: CoordinatorDeps): FastifyInstance {
   registerWorkerRoutes(app, deps);
   registerTaskRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerDashboardRoutes(app);
   return app;
 }
