@@ -6,6 +6,7 @@ import { installErrorHandlers } from './http-errors.js';
 import { installAuthentication } from './auth/verify.js';
 import { installAuthorization } from './auth/policy.js';
 import { installSignedJsonParser } from './auth/json-body.js';
+import { registerDashboardRoutes } from './routes/dashboard.js';
 import { registerEventRoutes } from './routes/events.js';
 import { metricsOf } from './metrics.js';
 import { installHttpMetrics, registerMetricsRoute } from './metrics-http.js';
@@ -48,6 +49,7 @@ export function buildCoordinatorApp(deps: CoordinatorDeps): FastifyInstance {
     registerWorkerRoutes(routes, deps);
     registerTaskRoutes(routes, deps);
     registerEventRoutes(routes, deps);
+    registerDashboardRoutes(routes);
     routes.get('/openapi.json', { schema: { summary: 'This OpenAPI 3.1 document.' } }, async () => app.swagger());
   });
   return app;

@@ -16,8 +16,16 @@ import { blobTokenValid } from './blob-tokens.js';
 /** Whoever holds a valid blob URL: may read that blob and nothing else (see policy.ts). */
 const BLOB_READER: Principal = { keyId: 'blob-url', role: 'worker', contentSha256: null };
 
-/** Routes anyone may call: probes and scrapers cannot sign. */
-export const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json']);
+/**
+ * Routes anyone may call: probes and scrapers cannot sign, and the dashboard's page and static
+ * files (`/`, `/ui/*`) must load before it can ask for a key (its API calls are signed).
+ */
+export const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json', '/', '/ui/*']);
+
+/** Whether a request path (no query) is open: an exact open route, or a dashboard file under /ui/. */
+export function isOpenPath(path: string): boolean {
+  return OPEN_ROUTES.has(path) || path.startsWith('/ui/');
+}
 
 /** Keys and "are there keys at all" are read at most this often (a revoked key stops within it). */
 const CACHE_MS = 2_000;
@@ -106,7 +114,7 @@ const BLOB_PREFIX = '/v1/blobs/';
 export function installAuthentication(app: FastifyInstance, auth: Authenticator): void {
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request) => {
-    if (OPEN_ROUTES.has(request.url.split('?')[0]!)) return;
+    if (isOpenPath(request.url.split('?')[0]!)) return;
     request.principal = await auth.authenticate(request);
   });
 }
