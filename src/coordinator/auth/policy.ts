@@ -27,6 +27,8 @@ export const ROUTE_ROLES: Readonly<Record<string, readonly KeyRole[]>> = {
   'GET /v1/blobs/*': ALL,
   'POST /v1/blob-urls': ALL,
   'GET /v1/kinds': ALL,
+  // The whole fleet's events: another client's jobs are in it.
+  'GET /v1/events': ['admin'],
   'GET /v1/workers': CLIENTS,
   'POST /v1/workers': WORKERS,
   'DELETE /v1/workers/:workerId': WORKERS,
