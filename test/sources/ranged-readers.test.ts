@@ -15,6 +15,7 @@ import { BRIDGE_INPUT_ARGS, parseRange, startRangeBridge } from '../../src/sourc
 import { CLIP_DIR } from '../helpers/clips.js';
 import { psnr } from '../helpers/keyframe-check.js';
 import { startRangeServer } from '../helpers/range-server.js';
+import { rejection } from '../helpers/rejection.js';
 
 const run = promisify(execFile);
 const FFMPEG = process.env.VIDFLEET_FFMPEG || 'ffmpeg';
@@ -30,14 +31,6 @@ beforeAll(async () => {
   await writeFile(dataPath, data);
 });
 
-async function rejection(p: Promise<unknown>): Promise<VidfleetError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VidfleetError);
-  return err as VidfleetError;
-}
 
 /** Offsets and lengths, small and large, that a container parser would ask for. */
 const READS: Array<[number, number]> = [[0, 8], [8, 16], [24, 100], [4000, 200], [65530, 20], [500000, 70000], [1048570, 100], [1048576, 10], [300, 5000]];

@@ -14,6 +14,7 @@ import { decodePieceSet, openTorrent, parseResumeData, pickFile, sliceRange, typ
 import { CLIP_DIR, makeClip } from '../helpers/clips.js';
 import { REPO_ROOT } from '../helpers/shared-media.js';
 import { KiB, MiB, killAllSeeders, makeSeedDir, startSeeder } from '../helpers/torrent-seeder.js';
+import { rejection } from '../helpers/rejection.js';
 
 const baseline = new Map<string, number>();
 const workDir = mkdtempSync(join(tmpdir(), 'vidfleet-torrent-'));
@@ -58,14 +59,6 @@ function covering(meta: TorrentMetadata, fileOffset: number, ranges: [number, nu
 
 const sorted = (a: number[]): number[] => [...a].sort((x, y) => x - y);
 
-async function rejection(p: Promise<unknown>): Promise<VidfleetError> {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(VidfleetError);
-  return err as VidfleetError;
-}
 
 describe('torrent range reader', () => {
   it.each([
