@@ -51,7 +51,7 @@ export async function upCommand(args: Parsed): Promise<number> {
     workers: intOption(args, 'workers', 2),
     workerConcurrency: intOption(args, 'concurrency', 1),
   });
-  println(`vidfleet is up at ${fleet.coordinator.url}`);
+  println(`vidfleet is up at ${fleet.coordinator.url} (dashboard: ${fleet.coordinator.url}/)`);
   println(`  data: ${fleet.coordinator.config.dataDir} (database ${redact(fleet.coordinator.config.db)}, files ${storageLine(fleet.coordinator.config)})`);
   println(`  workers: ${fleet.workers.length} local process(es)`);
   println(`  try: VIDFLEET_URL=${fleet.coordinator.url} npx vidfleet submit thumbnail path/to/video.mp4 --wait`);
