@@ -11,17 +11,18 @@ interface DownloadCost {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /**
- * Finds a download cost in a result: bytes downloaded (downloadedBytes / bytesDownloaded /
- * downloaded) and, when present, the size they are a part of (totalBytes / torrentBytes /
- * fileSize / size), at the top level or under `torrent` / `download`.
+ * Finds a download cost in a result: bytes downloaded (bytesFetched / downloadedBytes /
+ * bytesDownloaded / downloaded) and, when present, the size they are a part of (totalBytes /
+ * torrentBytes / fileSize / size), at the top level or under `cost` / `torrent` / `download`.
  */
 export function downloadCost(result: unknown): DownloadCost | null {
   if (typeof result !== 'object' || result === null) return null;
   const r = result as Record<string, unknown>;
-  for (const scope of [r.download, r.torrent, r]) {
+  // torrent-screenshots reports { cost: { bytesFetched, fileSize, floorBytes, … } }.
+  for (const scope of [r.cost, r.download, r.torrent, r]) {
     if (typeof scope !== 'object' || scope === null) continue;
     const s = scope as Record<string, unknown>;
-    const downloaded = num(s.downloadedBytes) ?? num(s.bytesDownloaded) ?? num(s.downloaded);
+    const downloaded = num(s.bytesFetched) ?? num(s.downloadedBytes) ?? num(s.bytesDownloaded) ?? num(s.downloaded);
     if (downloaded === null) continue;
     const total = num(s.totalBytes) ?? num(s.torrentBytes) ?? num(s.fileSize) ?? num(s.size) ?? num(s.totalSize);
     return { downloaded, total };
