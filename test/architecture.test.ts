@@ -13,7 +13,7 @@ const ALLOWED: Record<string, string[]> = {
   protocol: [],
   store: ['protocol'],
   storage: ['protocol'],
-  media: ['protocol'],
+  media: ['protocol', 'sources'],
   sources: ['protocol'],
   client: ['protocol'],
   coordinator: ['protocol', 'store', 'storage'],

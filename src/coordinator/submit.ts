@@ -1,7 +1,7 @@
 // Turning a submission into a job: kind, params and input validated; an Idempotency-Key makes a
 // retried submit return the job the first one created instead of a duplicate.
 import { createHash } from 'node:crypto';
-import { KINDS, VidfleetError, kindReadsInput, normalizeRequirements, parseInput, type Job, type KindSpec, type SubmitJobBody } from '../protocol/index.js';
+import { KINDS, VidfleetError, kindInputProblem, kindReadsInput, normalizeRequirements, parseInput, type Job, type KindSpec, type SubmitJobBody } from '../protocol/index.js';
 import type { CoordinatorDeps } from './deps.js';
 import { validateKind, validateParams } from './params.js';
 
@@ -49,6 +49,8 @@ export async function submitJob(
   const kind = validateKind(body.kind);
   const params = validateParams(kind, body.params);
   const input = kindReadsInput(kind, params) ? parseInput(body.input) : null;
+  const inputProblem = input ? kindInputProblem(kind, input) : null;
+  if (inputProblem) throw new VidfleetError('INVALID_INPUT', inputProblem);
   if (input?.scheme === 'store' && !(await deps.blobs.stat(input.key))) {
     throw new VidfleetError('INPUT_NOT_FOUND', `Nothing is stored at ${body.input}; upload the file first (POST /v1/uploads, or vidfleet submit with a local path).`);
   }

@@ -9,6 +9,7 @@ import { probeRunner } from './kinds/probe.js';
 import { screenshotsRunner } from './kinds/screenshots.js';
 import { spriteRunner } from './kinds/sprite.js';
 import { thumbnailRunner } from './kinds/thumbnail.js';
+import { torrentScreenshotsRunner } from './kinds/torrent-screenshots.js';
 import { transcodeAudioRunner } from './kinds/transcode/audio.js';
 import { transcodeMergeRunner } from './kinds/transcode/merge.js';
 import { transcodePackageRunner } from './kinds/transcode/package.js';
@@ -24,6 +25,7 @@ export const KIND_RUNNERS = {
   screenshots: screenshotsRunner,
   'contact-sheet': contactSheetRunner,
   sprite: spriteRunner,
+  'torrent-screenshots': torrentScreenshotsRunner,
   noop: noopRunner,
   'transcode.plan': transcodePlanRunner,
   'transcode.video': transcodeVideoRunner,
@@ -38,6 +40,7 @@ export { thumbnailRunner } from './kinds/thumbnail.js';
 export { screenshotsRunner } from './kinds/screenshots.js';
 export { contactSheetRunner } from './kinds/contact-sheet.js';
 export { spriteRunner } from './kinds/sprite.js';
+export { torrentScreenshotsRunner } from './kinds/torrent-screenshots.js';
 export { jpegQscale, scaleFilter, stillChain, STILL_FORMATS, type StillChain, type StillChainOptions, type StillFormat, type StillSource } from './stills.js';
 export { ffmpegRunner, parseFfmpegTime } from './kinds/ffmpeg.js';
 export { enhanceRunner } from './kinds/enhance.js';

@@ -67,6 +67,7 @@ export const ERROR_CATALOG = {
   TORRENT_FILE_NOT_FOUND: { status: 422, retryable: false, hint: 'No file of the torrent has the path the job names; the message lists its files.' },
   TORRENT_METADATA_TIMEOUT: { status: 504, retryable: true, hint: 'No peer sent the torrent\'s metadata in time: check the peers/trackers given, or upload the .torrent file so no metadata exchange is needed.' },
   TORRENT_PEERS_UNAVAILABLE: { status: 503, retryable: true, hint: 'No peer delivered a needed piece in time (the seeders left or stalled); the task is retried and keeps the pieces it already has.' },
+  TORRENT_BUDGET_EXCEEDED: { status: 422, retryable: false, hint: 'The pieces holding the index and the keyframes are more than the job\'s maxBytes (the message gives both); raise maxBytes or ask for fewer screenshots.' },
   RATE_LIMITED: { status: 429, retryable: true, hint: 'Too many requests; wait for Retry-After seconds.' },
   // --- server side ---
   STORAGE_FAILED: { status: 500, retryable: true, hint: 'The coordinator could not write to its store; check disk space and permissions.' },

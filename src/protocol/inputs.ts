@@ -2,12 +2,28 @@
 //   store://uploads/ab12/clip.mp4   a file held by the coordinator's store
 //   file:///srv/media/clip.mp4      a path on the worker's machine
 //   http(s)://host/clip.mp4         fetched by the worker (ffmpeg reads it with ranges)
+//   magnet:?xt=urn:btih:<hash>…     a torrent (torrent-screenshots), metadata from peers
+//   <40 hex> or <32 base32>         a bare torrent info-hash (peers come from the job's params)
+// An uploaded .torrent is a store:// (or file://) input whose name ends in ".torrent": it parses
+// as that scheme, and isTorrentFileInput() tells a torrent kind to read it as metadata.
 import { VidfleetError } from './errors.js';
+import { isTorrentInputString, parseTorrentInput, type TorrentRef } from './torrent-input.js';
 
 export type InputRef =
   | { scheme: 'store'; key: string }
   | { scheme: 'file'; path: string }
-  | { scheme: 'http'; url: string };
+  | { scheme: 'http'; url: string }
+  | { scheme: 'torrent'; ref: TorrentRef };
+
+/** A store:// or file:// input naming a .torrent file (by extension): torrent metadata, not a video. */
+export function isTorrentFileInput(ref: InputRef): boolean {
+  return (ref.scheme === 'store' && /\.torrent$/i.test(ref.key)) || (ref.scheme === 'file' && /\.torrent$/i.test(ref.path));
+}
+
+/** Whether an input names a torrent: magnet, info-hash, or an uploaded .torrent. */
+export function isTorrentInput(ref: InputRef): boolean {
+  return ref.scheme === 'torrent' || isTorrentFileInput(ref);
+}
 
 /** A store key is a relative path of safe segments: no "..", no empty segments, no backslashes. */
 export function isSafeStoreKey(key: string): boolean {
@@ -43,6 +59,10 @@ export function parseInput(uri: string): InputRef {
     } catch {
       throw new VidfleetError('INVALID_INPUT', `"${uri}" is not a valid URL.`);
     }
+  }
+  if (/^magnet:/i.test(uri) || isTorrentInputString(uri)) {
+    // parseTorrentInput answers INVALID_INPUT with a message naming what is wrong with the hash.
+    return { scheme: 'torrent', ref: parseTorrentInput(uri) };
   }
   if (uri.startsWith('/')) {
     throw new VidfleetError('INVALID_INPUT', `"${uri}" is a bare path; write file://${uri} for a path on the worker, or upload it (vidfleet submit uploads local files).`);

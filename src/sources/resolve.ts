@@ -14,6 +14,9 @@ export async function resolveInput(uri: string, blobUrl: (key: string) => Promis
       return blobUrl(ref.key);
     case 'http':
       return ref.url;
+    case 'torrent':
+      // Opened by the torrent kind itself (src/sources/torrent): nothing to resolve here.
+      return uri;
     case 'file': {
       try {
         const s = await stat(ref.path);

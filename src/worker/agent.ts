@@ -173,6 +173,7 @@ export class WorkerAgent {
       {
         client: this.client, workerId: this.workerId!, workDir: this.config.workDir, leaseMs: this.leaseMs, runners: this.runners, outbox: this.outbox, log: this.log,
         mounts: this.config.mounts, allowProtocols: this.config.allowProtocols,
+        torrentDir: this.config.torrentDir, torrentAllowDht: this.config.torrentAllowDht,
       },
       task,
     );

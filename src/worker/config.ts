@@ -23,6 +23,10 @@ export interface WorkerConfig {
   mounts: ReadonlyMap<string, MountPoint>;
   /** Network protocols raw ffmpeg commands may use (http, https, …); none by default. */
   allowProtocols: string[];
+  /** Torrent cache: per info-hash metadata, piece store and bitfield, kept across tasks (default <workDir>/torrents). */
+  torrentDir: string;
+  /** Whether torrent jobs may use the mainline DHT (their `dht` param); off by default. */
+  torrentAllowDht: boolean;
   /** The worker key requests are signed with (VIDFLEET_KEY / VIDFLEET_KEY_FILE by default); null: unsigned. */
   credentials: Credentials | null;
 }
@@ -79,6 +83,8 @@ export function parseWorkerConfig(options: Partial<WorkerConfig> & { coordinator
     kinds: options.kinds ?? null,
     workDir: options.workDir ?? join(tmpdir(), 'vidfleet-worker'),
     claimWaitSeconds: options.claimWaitSeconds ?? 20,
+    torrentDir: options.torrentDir ?? process.env.VIDFLEET_TORRENT_DIR ?? join(options.workDir ?? join(tmpdir(), 'vidfleet-worker'), 'torrents'),
+    torrentAllowDht: options.torrentAllowDht ?? process.env.VIDFLEET_TORRENT_DHT === '1',
     tags: [...new Set(options.tags ?? [])],
     mounts: options.mounts ?? parseMounts(listOf(process.env.VIDFLEET_MOUNTS)),
     allowProtocols: parseAllowProtocols(options.allowProtocols ?? listOf(process.env.VIDFLEET_ALLOW_PROTOCOLS)),

@@ -43,6 +43,9 @@ export interface RunnerEnv {
   /** Passed to raw ffmpeg tasks (see WorkerConfig). */
   mounts?: TaskContext['mounts'];
   allowProtocols?: TaskContext['allowProtocols'];
+  /** The torrent cache directory (WorkerConfig.torrentDir). */
+  torrentDir?: string;
+  torrentAllowDht?: boolean;
 }
 
 export function stopAttempt(attempt: RunningAttempt, reason: StopReason): void {
@@ -178,6 +181,9 @@ async function runAttempt(env: RunnerEnv, attempt: RunningAttempt, markFinished:
       toolLog: (line) => shipper.push(line),
       mounts: env.mounts,
       allowProtocols: env.allowProtocols,
+      inputUri: task.input,
+      torrentDir: env.torrentDir ?? join(env.workDir, 'torrents'),
+      torrentAllowDht: env.torrentAllowDht ?? false,
     };
     const result = await runner.run(ctx);
     await Promise.all(uploads);

@@ -60,6 +60,15 @@ export interface TaskContext {
   mounts?: ReadonlyMap<string, MountPoint>;
   /** Network protocols the worker allows in raw ffmpeg commands (--allow-protocol). */
   allowProtocols?: readonly string[];
+  /** The job's input URI as submitted (before resolving): magnet:…, store://….torrent, … */
+  inputUri?: string;
+  /**
+   * The worker's torrent cache (per info-hash metadata, piece store and bitfield), kept across
+   * tasks; default `<worker workDir>/torrents`.
+   */
+  torrentDir?: string;
+  /** Whether jobs may turn on the DHT (torrent kinds); default false. */
+  torrentAllowDht?: boolean;
 }
 
 export interface KindRunner {

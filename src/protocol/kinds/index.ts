@@ -1,6 +1,7 @@
 // The registry of job kinds the wire protocol knows: name → parameter schema. The coordinator
 // validates submissions against it; workers implement the same names in media/kinds.
 import type { TObject } from '@sinclair/typebox';
+import { isTorrentInput, type InputRef } from '../inputs.js';
 import { ContactSheetParamsSchema, contactSheetDrawsText, contactSheetParamsProblem } from './contact-sheet.js';
 import { EnhanceParamsSchema, enhanceParamsProblem } from './enhance.js';
 import { FfmpegParamsSchema, ffmpegParamsProblem, ffmpegReadsInput, ffmpegRequirements } from './ffmpeg.js';
@@ -10,6 +11,7 @@ import { ScreenshotsParamsSchema, screenshotsParamsProblem } from './screenshots
 import { SpriteParamsSchema, spriteParamsProblem } from './sprite.js';
 import { TRANSCODE_TASK_KINDS, TranscodeParamsSchema, transcodeParamsProblem } from './transcode.js';
 import { ThumbnailParamsSchema, thumbnailParamsProblem } from './thumbnail.js';
+import { TorrentScreenshotsParamsSchema, torrentScreenshotsParamsProblem } from './torrent-screenshots.js';
 
 export interface KindSpec {
   readonly name: string;
@@ -35,6 +37,11 @@ export interface KindSpec {
   readonly firstTask?: { kind: string; name: string; maxRunMs: number };
   /** Graph kinds: the task kinds a worker registers to run jobs of this kind. */
   readonly taskKinds?: readonly string[];
+  /**
+   * Torrent inputs (magnet, info-hash, store://….torrent): 'only' for kinds that read nothing
+   * else; kinds without it refuse them at submit.
+   */
+  readonly torrentInput?: 'only';
 }
 
 /** WebP stills need libwebp (JPEG and PNG encoders are always built in). */
@@ -134,6 +141,18 @@ export const KINDS = {
     refine: spriteParamsProblem,
     requires: stillRequirements,
   },
+  'torrent-screenshots': {
+    name: 'torrent-screenshots',
+    description:
+      'Screenshots of a video inside a torrent (magnet, info-hash or uploaded .torrent), fetching only the metadata and the pieces that hold the container index and the keyframes; each image is stored as soon as it is made, a retry (on any worker) keeps those, and the job reports its cost in pieces and bytes against the floor.',
+    params: TorrentScreenshotsParamsSchema,
+    maxAttempts: 3,
+    maxRunMs: 30 * 60_000,
+    readsInput: true,
+    refine: torrentScreenshotsParamsProblem,
+    requires: stillRequirements,
+    torrentInput: 'only',
+  },
   noop: {
     name: 'noop',
     description: 'Does no media work (optionally sleeps sleepMs): for measuring dispatch overhead and checking a fleet end to end.',
@@ -155,6 +174,17 @@ export function kindReadsInput(name: KindName, params: Record<string, unknown>):
 }
 
 export type KindName = keyof typeof KINDS;
+
+/**
+ * Whether a kind takes this input: torrent inputs go to torrent kinds only, and those take
+ * nothing else. Answers the INVALID_INPUT message, or null.
+ */
+export function kindInputProblem(name: KindName, input: InputRef): string | null {
+  const onlyTorrent = (kindSpec(name) as KindSpec).torrentInput === 'only';
+  if (onlyTorrent && !isTorrentInput(input)) return `${name} takes a torrent: a magnet URI, a 40-hex info-hash, or an uploaded .torrent file (store://…/name.torrent).`;
+  if (!onlyTorrent && input.scheme === 'torrent') return `A ${name} job cannot read a torrent; submit a torrent-screenshots job for a magnet URI or info-hash.`;
+  return null;
+}
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];
 
 export function isKindName(value: string): value is KindName {
@@ -170,3 +200,4 @@ export * from './screenshots.js';
 export * from './sprite.js';
 export * from './thumbnail.js';
 export * from './transcode.js';
+export * from './torrent-screenshots.js';
