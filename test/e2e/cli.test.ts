@@ -99,12 +99,12 @@ describe('vidfleet CLI', () => {
     const job = JSON.parse(submitted.stdout) as Job;
     const watched = await vidfleet(['watch', job.id], env);
     expect(watched.code, watched.stderr).toBe(0);
-    // Not a terminal: one line per group whenever its summary or tenth of progress changes.
+    // Not a terminal: one line per group whenever its summary or tenth of progress changes. (What
+    // was running in between depends on when watch started: test/cli/task-groups.test.ts covers it.)
     const lines = watched.stderr.split('\n');
     expect(lines.some((l) => /^\s+plan\s+\[#+\] 100% 1\/1 done/.test(l))).toBe(true);
     expect(lines.some((l) => /^\s+video\s+\[#+\] 100% (\d+)\/\1 done/.test(l))).toBe(true);
     expect(lines.some((l) => /^\s+merge\s+\[#+\] 100% 2\/2 done/.test(l))).toBe(true);
-    expect(lines.some((l) => /^\s+video\s+\[[#-]+\]\s+\d+% \d+\/\d+ done, \d+ running/.test(l))).toBe(true);
     expect(lines.some((l) => /^transcode job_\S+\s+\[#+\] 100% completed/.test(l)), watched.stderr).toBe(true);
   });
 
