@@ -141,11 +141,13 @@ export function describeDetail(job: Job): string {
  */
 export async function watchJob(client: VidfleetClient, jobId: string, json: boolean): Promise<number> {
   let job = await client.getJob(jobId);
-  if (!json && !isTerminalJobStatus(job.status)) job = await followJob(client, job);
-  else if (!isTerminalJobStatus(job.status)) while (!isTerminalJobStatus(job.status)) job = await client.getJob(jobId, 20);
+  const endedAlready = isTerminalJobStatus(job.status);
+  if (!json && !endedAlready) job = await followJob(client, job);
+  else while (!isTerminalJobStatus(job.status)) job = await client.getJob(jobId, 20);
   if (json) printJson(job);
   else {
-    if (isTerminalJobStatus(job.status)) drawJob(new MultiBar(), job, withTasks(job));
+    // A job that ended before watch began is drawn once, as read (its events may be pruned).
+    if (endedAlready) drawJob(new MultiBar(), job, withTasks(job));
     if (job.error) process.stderr.write(`${job.error.message} [${job.error.code}]\n  hint: ${job.error.hint}\n`);
   }
   return job.status === 'completed' ? 0 : 1;
