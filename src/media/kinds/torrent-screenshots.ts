@@ -34,6 +34,7 @@ import { artifactName } from './screenshots-plan.js';
 import { defaultFallbackBudget, startFallback } from './torrent-shots/fallback.js';
 import { torrentRefOf } from './torrent-shots/input.js';
 import { budgetError, PieceMeter, piecesOf } from './torrent-shots/meter.js';
+import { ShotLedger } from './torrent-shots/ledger.js';
 import { evenTimes, priorTorrentResume, reusable, type TorrentShotsCheckpoint } from './torrent-shots/plan.js';
 
 const DEFAULT_COUNT = 10;
@@ -178,14 +179,11 @@ async function shoot(ctx: TaskContext, params: TorrentScreenshotsParams, format:
   if (params.maxBytes !== undefined && floorPieces * meta.pieceLength > params.maxBytes) {
     throw budgetError(params.maxBytes, floorPieces, meta.pieceLength, `${times.length} screenshot(s) of ${file.path} (index + keyframes)`);
   }
-  checkpoint.done = [...reusable(ctx.resumeData, meta.infoHash, format, times).values()];
-  const done = new Map(checkpoint.done.map((s) => [s.index, s]));
+  const done = new ShotLedger(ctx, checkpoint, save, times.length, reusable(ctx.resumeData, meta.infoHash, format, times));
   if (done.size) ctx.log(`torrent-screenshots: ${done.size} of ${times.length} were stored by an earlier attempt; fetching the keyframes of the other ${times.length - done.size} only`);
-  save();
 
   // 3. One keyframe at a time: fetch, decode, upload, checkpoint.
   const filter = hdrFilter(index, params, format, zscale);
-  let made = 0;
   for (const [i, kf] of index.keyframes.entries()) {
     const n = i + 1;
     if (done.has(n)) continue;
@@ -207,24 +205,10 @@ async function shoot(ctx: TaskContext, params: TorrentScreenshotsParams, format:
       log: ctx.toolLog,
     });
     if (!wrote[0]) throw new VidfleetError('INPUT_CORRUPT', `The keyframe at ${kf.time.toFixed(3)} s of ${file.path} could not be decoded.`);
-    const entry = await store(ctx, n, times[i]!, kf.time, name, out, format);
-    done.set(n, entry);
-    checkpoint.done = [...done.values()].sort((a, b) => a.index - b.index);
-    made++;
-    save();
-    ctx.onProgress({ progress: 0.15 + (0.85 * done.size) / times.length, message: `screenshot ${done.size}/${times.length}` });
+    done.add(await store(ctx, n, times[i]!, kf.time, name, out, format));
   }
   ctx.onProgress({ progress: 1, message: 'done' });
-  return {
-    infoHash: meta.infoHash,
-    file: file.path,
-    format,
-    duration,
-    screenshots: [...done.values()].sort((a, b) => a.index - b.index),
-    made,
-    reused: times.length - made,
-    cost: costBase(index.container, false, floorBytes, floorPieces),
-  };
+  return done.result({ infoHash: meta.infoHash, file: file.path, format, duration, cost: costBase(index.container, false, floorBytes, floorPieces) });
 }
 
 async function store(ctx: TaskContext, index: number, time: number, keyframeTime: number | null, name: string, out: string, format: StillFormat): Promise<TorrentScreenshot> {
@@ -261,10 +245,7 @@ async function fallback(
       if (duration === null) throw new VidfleetError('INPUT_CORRUPT', `${file.path} (${container}) declares no duration, so evenly spaced screenshots cannot be placed; give times instead.`);
       times = evenTimes(params.count ?? DEFAULT_COUNT, duration);
     }
-    const done = reusable(ctx.resumeData, session.metadata.infoHash, format, times);
-    checkpoint.done = [...done.values()];
-    save();
-    let made = 0;
+    const done = new ShotLedger(ctx, checkpoint, save, times.length, reusable(ctx.resumeData, session.metadata.infoHash, format, times));
     const todo = times.map((t, i) => ({ n: i + 1, t })).filter((s) => !done.has(s.n));
     for (let start = 0; start < todo.length; start += 5) {
       const batch = todo.slice(start, start + 5);
@@ -272,24 +253,11 @@ async function fallback(
       const shots = await shooter.take(batch.map((s) => s.t), outs);
       for (const [k, s] of batch.entries()) {
         if (!shots[k]?.wrote) throw new VidfleetError('INPUT_CORRUPT', `ffmpeg found no keyframe at or before ${s.t.toFixed(3)} s of ${file.path} (${container}).`);
-        done.set(s.n, await store(ctx, s.n, s.t, shots[k].actualTime, artifactName(s.n, format), outs[k]!, format));
-        checkpoint.done = [...done.values()].sort((a, b) => a.index - b.index);
-        made++;
-        save();
-        ctx.onProgress({ progress: 0.15 + (0.85 * done.size) / times.length, message: `screenshot ${done.size}/${times.length}` });
+        done.add(await store(ctx, s.n, s.t, shots[k].actualTime, artifactName(s.n, format), outs[k]!, format));
       }
     }
     ctx.log(`torrent-screenshots: the range bridge served ${shooter.bridge.bytesServed()} bytes of ${file.length} in ${shooter.bridge.requests()} responses (budget ${maxBytes})`);
-    return {
-      infoHash: session.metadata.infoHash,
-      file: file.path,
-      format,
-      duration,
-      screenshots: [...done.values()].sort((a, b) => a.index - b.index),
-      made,
-      reused: times.length - made,
-      cost: costBase(container, true, shooter.bridge.bytesServed(), meter.touched.size),
-    };
+    return done.result({ infoHash: session.metadata.infoHash, file: file.path, format, duration, cost: costBase(container, true, shooter.bridge.bytesServed(), meter.touched.size) });
   } finally {
     await shooter.close();
   }
