@@ -3,8 +3,8 @@
 // Inputs: a magnet URI, a bare info-hash (40 hex / 32 base32), or an uploaded .torrent
 // (store://…/name.torrent). See docs/jobs.md "torrent-screenshots".
 import { Type, type Static } from '@sinclair/typebox';
-import { MAX_SCREENSHOTS } from './screenshots.js';
-import { StillFormatSchema, type ThumbnailFormat } from './thumbnail.js';
+import { MAX_SCREENSHOTS, ScreenshotsParamsSchema } from './screenshots.js';
+import type { ThumbnailFormat } from './thumbnail.js';
 
 const PEER_PATTERN = '^(\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]\\s]+):\\d{1,5}$';
 
@@ -27,10 +27,11 @@ export const TorrentScreenshotsParamsSchema = Type.Object(
     ),
     metadataTimeoutSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 3600, description: 'How long to wait for the metadata from peers (default 60).' })),
     pieceTimeoutSeconds: Type.Optional(Type.Number({ minimum: 1, maximum: 3600, description: 'How long a read may go without piece data before the attempt fails recoverably (default 30).' })),
-    width: Type.Optional(Type.Integer({ minimum: 16, maximum: 7680, description: 'Output width; height follows the display aspect when omitted.' })),
-    height: Type.Optional(Type.Integer({ minimum: 16, maximum: 4320, description: 'Output height; width follows the display aspect when omitted.' })),
-    format: Type.Optional(StillFormatSchema),
-    quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Image quality, 1-100 (default 85).' })),
+    // The images themselves: as a screenshots job's.
+    width: ScreenshotsParamsSchema.properties.width,
+    height: ScreenshotsParamsSchema.properties.height,
+    format: ScreenshotsParamsSchema.properties.format,
+    quality: ScreenshotsParamsSchema.properties.quality,
   },
   { additionalProperties: false },
 );
